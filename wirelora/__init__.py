@@ -1,0 +1,39 @@
+"""wirelora: dynamic decentralized LoRA fine-tuning over wireless D2D links.
+
+Names are loaded lazily, so that ``import wirelora`` stays light (no cvxpy, peft or transformers until used) and
+``import wirelora.allocation`` never loads torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it (one explicit table; add a line when a public name is added)
+_LAZY = {
+    "units": "wirelora.units",
+    "ConfigError": "wirelora.config",
+    "InfeasibleError": "wirelora.errors",
+    "SolverError": "wirelora.errors",
+    "DivergenceError": "wirelora.errors",
+    "metropolis_weights": "wirelora.network.topology",
+    "random_connected_graph": "wirelora.network.topology",
+    "consensus_rate": "wirelora.network.topology",
+}
+
+__all__ = sorted([*_LAZY, "__version__"])
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'wirelora' has no attribute {name!r}")
+    mod = importlib.import_module(module)
+    value = mod if module.endswith("." + name) else getattr(mod, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

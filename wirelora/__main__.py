@@ -1,0 +1,5 @@
+import sys
+
+from wirelora.cli import main
+
+sys.exit(main())

@@ -1,0 +1,202 @@
+"""Configs: YAML/JSON files -> frozen dataclasses, with dotted overrides (``--set trainer.rounds=20``).
+
+This module holds the generic machinery only; each config dataclass lives beside the code it configures and
+validates itself in ``__post_init__`` with :func:`require` (errors name the field and the bad value).
+
+    raw = load_mapping("run.yaml")                       # dict, or ConfigError with the file and the reason
+    raw = apply_overrides(raw, ["trainer.rounds=20"])    # values parsed as YAML scalars
+    cfg = from_dict(RunConfig, raw)                      # unknown keys -> ConfigError("unknown key trainer.foo")
+    to_dict(cfg)                                         # back to plain JSON-able data
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "ConfigError",
+    "require",
+    "check_positive",
+    "check_nonnegative",
+    "check_probability",
+    "check_choice",
+    "load_mapping",
+    "apply_overrides",
+    "from_dict",
+    "to_dict",
+]
+
+
+class ConfigError(ValueError):
+    """A bad config value or file. The message is one line naming the field, the value and what is allowed."""
+
+
+def require(ok: bool, field: str, value: Any, allowed: str) -> None:
+    """Raise ConfigError(f"{field}={value!r}: {allowed}") unless ``ok``."""
+    if not ok:
+        raise ConfigError(f"{field}={value!r}: {allowed}")
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_positive(field: str, value: Any) -> None:
+    require(_is_real(value) and value > 0, field, value, "must be a finite number > 0")
+
+
+def check_nonnegative(field: str, value: Any) -> None:
+    require(_is_real(value) and value >= 0, field, value, "must be a finite number >= 0")
+
+
+def check_probability(field: str, value: Any) -> None:
+    require(_is_real(value) and 0 <= value <= 1, field, value, "must be a number in [0, 1]")
+
+
+def check_choice(field: str, value: Any, choices: Sequence[str]) -> None:
+    require(value in choices, field, value, f"must be one of {', '.join(map(str, choices))}")
+
+
+def load_mapping(path: str | Path) -> dict:
+    """Read a YAML or JSON file holding a mapping. Errors name the file and what is wrong with it."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r}: no such file")
+    text = path.read_text()
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"config file {str(path)!r}: malformed {path.suffix.lstrip('.') or 'YAML'}: {first}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {str(path)!r}: top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def apply_overrides(raw: Mapping, overrides: Sequence[str]) -> dict:
+    """Return a copy of ``raw`` with ``a.b.c=value`` overrides applied (value parsed as a YAML scalar/list)."""
+    import copy
+
+    import yaml
+
+    out = copy.deepcopy(dict(raw))
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected key.path=value")
+        key, text = item.split("=", 1)
+        parts = key.strip().split(".")
+        if not all(parts):
+            raise ConfigError(f"--set {item!r}: empty key in {key!r}")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = text
+        node = out
+        for p in parts[:-1]:
+            child = node.get(p)
+            if child is None:
+                child = node[p] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {item!r}: {p!r} is not a section")
+            node = child
+        node[parts[-1]] = value
+    return out
+
+
+def _strip_optional(tp: Any) -> tuple[Any, bool]:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1 and len(typing.get_args(tp)) == 2:
+            return args[0], True
+    return tp, False
+
+
+def _convert(tp: Any, value: Any, field: str) -> Any:
+    tp, optional = _strip_optional(tp)
+    if value is None:
+        if optional or tp is Any:
+            return None
+        raise ConfigError(f"{field}=None: a value is required")
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{field}={value!r}: must be a mapping")
+        return from_dict(tp, value, prefix=field)
+    origin = typing.get_origin(tp)
+    if origin in (tuple, list, Sequence):
+        if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+            raise ConfigError(f"{field}={value!r}: must be a list")
+        args = typing.get_args(tp)
+        item_tp = args[0] if args else Any
+        if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+            item_tp = args[0]
+        items = [_convert(item_tp, v, f"{field}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin in (dict, Mapping):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{field}={value!r}: must be a mapping")
+        args = typing.get_args(tp)
+        vt = args[1] if len(args) == 2 else Any
+        return {str(k): _convert(vt, v, f"{field}.{k}") for k, v in value.items()}
+    if origin in (typing.Union, types.UnionType):
+        return value  # mixed unions: validated by the dataclass itself
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{field}={value!r}: must be true or false")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
+            raise ConfigError(f"{field}={value!r}: must be an integer")
+        return int(value)
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{field}={value!r}: must be a number")
+        if not math.isfinite(float(value)):
+            raise ConfigError(f"{field}={value!r}: must be finite")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{field}={value!r}: must be a string")
+        return value
+    return value
+
+
+def from_dict(cls: type, raw: Mapping, *, prefix: str = "") -> Any:
+    """Build the frozen dataclass ``cls`` from a mapping, recursively, rejecting unknown keys."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{prefix or cls.__name__}={raw!r}: must be a mapping")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = [k for k in raw if k not in fields]
+    if unknown:
+        where = f"{prefix}." if prefix else ""
+        raise ConfigError(f"unknown key {where}{unknown[0]}: allowed keys are {', '.join(sorted(fields))}")
+    kwargs = {}
+    for name, value in raw.items():
+        kwargs[name] = _convert(hints[name], value, f"{prefix}.{name}" if prefix else name)
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # a missing required field
+        raise ConfigError(f"{prefix or cls.__name__}: {exc}") from None
+
+
+def to_dict(obj: Any) -> Any:
+    """Dataclasses / tuples / NumPy scalars -> plain JSON-able Python."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {str(k): to_dict(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [to_dict(v) for v in obj]
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    return obj

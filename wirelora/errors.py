@@ -1,0 +1,17 @@
+"""The toolkit's error types. Each message is one line naming the field or constraint and the value."""
+
+from __future__ import annotations
+
+__all__ = ["InfeasibleError", "SolverError", "DivergenceError"]
+
+
+class InfeasibleError(ValueError):
+    """No allocation meets a constraint; the message says which link or constraint."""
+
+
+class SolverError(RuntimeError):
+    """The convex solver did not return ``optimal``; the message names the status it returned."""
+
+
+class DivergenceError(RuntimeError):
+    """Training produced a NaN or exploding loss; the message names the round and the device."""
