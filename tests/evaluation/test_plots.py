@@ -1,0 +1,183 @@
+"""The figure functions draw exactly the data they are given, label their axes, and accept existing axes."""
+
+import io
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from wirelora.evaluation import plots
+
+K = 60
+METHODS = ["proposed", "naive", "kd_unlearn", "federaser_d2d", "ewc", "influence_d2d", "retrain"]
+ARMS = ["full", "ls_prox", "local_steps", "retain_prox", "uniform", "topology"]
+
+
+def _curves(names, n, rng):
+    return {name: np.cumsum(rng.normal(size=n)).tolist() for name in names}
+
+
+def _labelled(ax):
+    return bool(ax.get_xlabel()) and bool(ax.get_ylabel()) and bool(ax.get_title())
+
+
+def _lines_with_label(ax):
+    return {line.get_label(): line for line in ax.get_lines() if not line.get_label().startswith("_")}
+
+
+def _png_bytes(fig):
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=40)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("func", "names"), [(plots.fig3, METHODS), (plots.fig5, METHODS), (plots.fig6, ARMS), (plots.fig8, ARMS)]
+)
+def test_round_curves_plot_each_series_verbatim(func, names, rng):
+    data = _curves(names, K + 1, rng)
+    fig = func(data)
+    assert isinstance(fig, Figure)
+    (ax,) = fig.axes
+    assert _labelled(ax)
+    lines = _lines_with_label(ax)
+    assert set(lines) == {plots.label(n) for n in names}
+    for name in names:
+        x, y = lines[plots.label(name)].get_data()
+        np.testing.assert_array_equal(x, np.arange(K + 1))
+        np.testing.assert_array_equal(y, data[name])
+    assert ax.get_legend() is not None
+    assert _png_bytes(fig)[:4] == b"\x89PNG"
+
+
+def test_oracle_is_dashed_and_proposed_is_emphasised(rng):
+    fig = plots.fig3(_curves(["proposed", "naive", "retrain"], K + 1, rng))
+    lines = _lines_with_label(fig.axes[0])
+    assert lines[plots.label("retrain")].get_linestyle() == "--"
+    assert lines["Proposed"].get_linewidth() > lines["Naive Remove"].get_linewidth()
+
+
+def test_fig4_marks_every_event_at_its_round(rng):
+    steps = np.arange(0, 1000, 10)
+    events = [(200, "leave d0"), (300, "join d6"), (500, "leave d1"), (700, "join d7")]
+    fig = plots.fig4(_curves(["proposed", "naive"], len(steps), rng), steps=steps.tolist(), events=events)
+    ax = fig.axes[0]
+    vlines = [ln for ln in ax.get_lines() if ln.get_label().startswith("_") and ln.get_linestyle() == ":"]
+    assert sorted(ln.get_xdata()[0] for ln in vlines) == [200, 300, 500, 700]
+    assert {t.get_text().strip() for t in ax.texts} == {text for _, text in events}
+    x, _ = _lines_with_label(ax)["Proposed"].get_data()
+    np.testing.assert_array_equal(x, steps)
+
+
+def test_curves_reject_length_mismatch():
+    with pytest.raises(ValueError, match="naive"):
+        plots.fig4({"naive": [1.0, 2.0]}, steps=[0, 1, 2])
+    with pytest.raises(ValueError, match="empty"):
+        plots.fig3({})
+
+
+def test_draws_into_given_axes():
+    host = Figure()
+    ax = host.add_subplot(1, 2, 2)
+    assert plots.fig3({"proposed": [1.0, 0.5, 0.2]}, ax=ax) is host
+    assert len(host.axes) == 1 and ax.get_lines()
+    pair = Figure().subplots(1, 2)
+    assert plots.join([0, 1], {"orthogonal": [1, 0.5]}, {"orthogonal": [1, 1]}, axes=pair) is pair[0].figure
+    with pytest.raises(ValueError, match="2 axes"):
+        plots.alloc(
+            [1e6],
+            {"convex": [1.0]},
+            priority=[0.5],
+            bandwidth_share_by_group={"late": [0.5]},
+            axes=[Figure().add_subplot()],
+        )
+
+
+def test_fig7_points_and_pareto_front():
+    points = {
+        "full": (0.83, 0.39),
+        "uniform": (1.0, 0.5),
+        "topology": (1.17, 0.52),
+        "local_steps": (0.9, 0.45),
+    }
+    fig = plots.fig7(points, front=["full", "uniform"])
+    ax = fig.axes[0]
+    assert _labelled(ax)
+    offsets = np.concatenate([c.get_offsets() for c in ax.collections])
+    np.testing.assert_allclose(sorted(map(tuple, offsets)), sorted(points.values()))
+    front = _lines_with_label(ax)["Pareto front"]
+    np.testing.assert_array_equal(front.get_xdata(), [0.83, 1.0])
+    assert {t.get_text() for t in ax.texts} == {plots.label(n) for n in points}
+
+
+def test_alloc_two_panels_with_optimum_line():
+    b = [1e5, 1e6, 1e7]
+    lat = {
+        "convex": [10.0, 2.0, 0.5],
+        "equal": [20.0, 4.0, 1.0],
+        "proportional": [15.0, 3.0, 0.8],
+        "optimum": [10.0, 2.0, 0.5],
+    }
+    shares = {"early": [0.4, 0.3, 0.2], "mid": [0.3, 0.3, 0.3], "late": [0.3, 0.4, 0.5]}
+    fig = plots.alloc(b, lat, priority=[0.2, 0.5, 0.8], bandwidth_share_by_group=shares)
+    left, right = fig.axes
+    assert _labelled(left) and _labelled(right)
+    lines = _lines_with_label(left)
+    np.testing.assert_allclose(lines["closed-form optimum"].get_xdata(), [0.1, 1.0, 10.0])  # MHz
+    assert lines["closed-form optimum"].get_linestyle() == "--"
+    assert left.get_yscale() == "log"
+    assert set(_lines_with_label(right)) == {"early", "mid", "late"}
+
+
+def test_pareto_front_and_reference_points():
+    fig = plots.pareto([1.0, 2.0, 4.0], [3.0, 2.0, 1.5], points={"equal": (3.0, 2.5)})
+    ax = fig.axes[0]
+    assert _labelled(ax)
+    np.testing.assert_array_equal(ax.get_lines()[0].get_ydata(), [3.0, 2.0, 1.5])
+    np.testing.assert_array_equal(ax.collections[0].get_offsets(), [[3.0, 2.5]])
+
+
+def test_leakage_states_exact_zeros_instead_of_dropping_them_silently():
+    x = [1 / 64, 1 / 16, 1 / 4]
+    fig = plots.leakage(
+        x,
+        {"independent": [0.02, 0.25, 4.0], "slotted": [0.0, 0.0, 0.0]},
+        {"independent": [0.1, 0.2, 0.4], "slotted": [0.0, 0.0, 0.0]},
+        theory=[1 / 64, 0.25, 4.0],
+    )
+    left, right = fig.axes
+    assert _labelled(left) and _labelled(right)
+    labels = set(_lines_with_label(left))
+    assert any(s.startswith("slotted bases (exactly 0") for s in labels)
+    assert r"Lemma 1: $r^2/d$" in labels
+    np.testing.assert_array_equal(_lines_with_label(left)["independent bases"].get_ydata(), [0.02, 0.25, 4.0])
+
+
+def test_regimes_colours_each_cell_by_its_action():
+    gaps, het = [0.01, 0.1, 0.5], [0.0, 1.0]
+    action = [["local_steps", "local_steps", "local_steps"], ["topology", "proximal", "proximal"]]
+    dominant = [["R_loc", "R_loc", "R_loc"], ["R_con", "R_het", "R_het"]]
+    fig = plots.regimes(gaps, het, action, dominant=dominant)
+    ax = fig.axes[0]
+    img = ax.get_images()[0].get_array()
+    names = sorted({"local_steps", "topology", "proximal"})
+    np.testing.assert_array_equal(img, [[names.index(a) for a in row] for row in action])
+    assert sorted(t.get_text() for t in ax.texts) == sorted(sum(dominant, []))
+    assert {t.get_text() for t in ax.get_legend().get_texts()} == set(names)
+    with pytest.raises(ValueError, match="shape"):
+        plots.regimes(gaps, het, [["x"]])
+
+
+def test_join_panels_mark_events_and_keep_nan_gaps():
+    rounds = [0, 1, 2, 3]
+    fig = plots.join(
+        rounds,
+        {"orthogonal": [np.nan, np.nan, 2.0, 1.0], "shared": [np.nan, np.nan, 2.0, 1.5]},
+        {"orthogonal": [1.0, 0.9, 0.9, 0.8], "shared": [1.0, 0.9, 1.1, 1.0]},
+        events=[(2, "join d6")],
+    )
+    for ax in fig.axes:
+        assert _labelled(ax)
+        assert [t.get_text().strip() for t in ax.texts] == ["join d6"]
+    y = _lines_with_label(fig.axes[0])["orthogonal extension"].get_ydata()
+    assert np.isnan(y[:2]).all() and y[3] == 1.0
