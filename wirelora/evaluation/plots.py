@@ -55,6 +55,7 @@ _LABELS = {
     "equal": "equal split",
     "proportional": "payload-proportional split",
     "optimum": "closed-form optimum",
+    "minmax": "min-max latency allocation",
     "slotted": "slotted bases",
     "independent": "independent bases",
     "orthogonal": "orthogonal extension",
@@ -81,6 +82,7 @@ _COLORS = {
     "equal": "tab:blue",
     "proportional": "tab:green",
     "optimum": "black",
+    "minmax": "tab:purple",
     "slotted": "tab:red",
     "independent": "tab:blue",
     "orthogonal": "tab:red",
@@ -293,7 +295,11 @@ def alloc(
     x_mhz = np.asarray(total_bandwidth_hz, dtype=float) / 1e6
     for name, values in latency_s_by_method.items():
         style = _style(name)
-        if name != "optimum":
+        if name == "optimum":  # on top of the convex allocator's points, which it should pass through
+            style.update(linewidth=1.2, zorder=6)
+        elif name == "convex":
+            style.update(linestyle="none", marker="o", markersize=7, markerfacecolor="none", mew=1.6)
+        else:
             style.update(marker="o", markersize=4)
         left.plot(x_mhz, np.asarray(values, dtype=float), **style)
     left.set_xscale("log")
