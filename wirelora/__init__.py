@@ -20,6 +20,10 @@ _LAZY = {
     "metropolis_weights": "wirelora.network.topology",
     "random_connected_graph": "wirelora.network.topology",
     "consensus_rate": "wirelora.network.topology",
+    "OrthogonalLoRA": "wirelora.lora.adapter",
+    "project_out": "wirelora.lora.adapter",
+    "ModelCard": "wirelora.learning.models",
+    "build_model": "wirelora.learning.models",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])
