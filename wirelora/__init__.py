@@ -24,6 +24,13 @@ _LAZY = {
     "project_out": "wirelora.lora.adapter",
     "ModelCard": "wirelora.learning.models",
     "build_model": "wirelora.learning.models",
+    "run": "wirelora.learning.trainer",
+    "RunConfig": "wirelora.learning.trainer",
+    "TrainerState": "wirelora.learning.trainer",
+    "Schedule": "wirelora.learning.schedule",
+    "GroupSchedule": "wirelora.learning.schedule",
+    "Event": "wirelora.learning.events",
+    "History": "wirelora.evaluation.history",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])

@@ -1,1 +1,41 @@
-"""wirelora.learning"""
+"""wirelora.learning: base models, per-device tasks, membership events, schedules and the round loop.
+
+torch only (never cvxpy); peft/transformers load when a model is built.
+"""
+
+from wirelora.learning.events import ChurnConfig, Event, members_at, sample_events, timeline
+from wirelora.learning.schedule import GroupSchedule, Schedule, uniform_schedule
+from wirelora.learning.tasks import Task, TaskConfig, build_task, event_sets
+from wirelora.learning.trainer import (
+    Batch,
+    Correction,
+    ModelConfig,
+    OracleConfig,
+    RunConfig,
+    TrainerConfig,
+    TrainerState,
+    run,
+)
+
+__all__ = [
+    "run",
+    "RunConfig",
+    "ModelConfig",
+    "TrainerConfig",
+    "OracleConfig",
+    "TrainerState",
+    "Correction",
+    "Batch",
+    "Schedule",
+    "GroupSchedule",
+    "uniform_schedule",
+    "Event",
+    "ChurnConfig",
+    "timeline",
+    "members_at",
+    "sample_events",
+    "Task",
+    "TaskConfig",
+    "build_task",
+    "event_sets",
+]

@@ -1,0 +1,212 @@
+"""Per-device tasks whose knowledge is separable, so that forgetting can be measured.
+
+Every task has a pool of devices ``d0 … d{N-1}`` (the first ``initial_devices`` start as members, the
+others can
+join) and per-device train/eval tensors of equal size, stacked on a leading device axis so that a round can
+fold the active devices into the batch dimension.
+
+- ``facts`` (tiny language model): device u owns ``facts_per_device`` key→value facts over its own key tokens
+  (disjoint across devices) with values drawn for it alone. A sequence is ``k1 v1 k2 v2 …`` and the loss is
+  the
+  next-token loss on the value positions only. A model that never saw u predicts u's values at chance
+  (1 / num_values). Train and eval sequences hold the same facts in different orders and combinations: the
+  knowledge tested is the device's facts.
+- ``clusters`` (classifier): device u owns ``clusters_per_device`` Gaussian clusters in input space, each
+with a
+  label drawn for it; inputs are centre + noise. Unseen clusters are classified at chance.
+- ``dirichlet`` (classifier): one shared Gaussian-mixture problem, labels split across devices by Dirichlet(α)
+  proportions (the usual non-IID partition; less separable than ``clusters``).
+
+After an event (METHOD.md §3): retain set = eval data of the pre-event members that stay, join set = the
+joiners', forget set = the leavers' (:func:`event_sets`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from wirelora.config import check_choice, check_positive, require
+
+__all__ = ["TaskConfig", "Task", "TASK_KINDS", "build_task", "event_sets", "IGNORE_INDEX"]
+
+TASK_KINDS = ("facts", "clusters", "dirichlet")
+IGNORE_INDEX = -100
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    kind: str = "facts"
+    num_devices: int = 8  # the pool: initial members and possible joiners
+    initial_devices: int = 6
+    train_per_device: int = 64  # sequences (facts) or samples (classifiers) per device
+    eval_per_device: int = 32
+    # facts
+    facts_per_device: int = 8
+    pairs_per_sequence: int = 4
+    num_values: int = 16  # value tokens 0..num_values-1; key tokens follow
+    # classifiers
+    clusters_per_device: int = 4
+    noise: float = 0.3
+    alpha: float = 0.5  # Dirichlet concentration
+
+    def __post_init__(self):
+        check_choice("task.kind", self.kind, TASK_KINDS)
+        for name in (
+            "num_devices",
+            "initial_devices",
+            "train_per_device",
+            "eval_per_device",
+            "facts_per_device",
+            "pairs_per_sequence",
+            "num_values",
+            "clusters_per_device",
+        ):
+            v = getattr(self, name)
+            require(isinstance(v, int) and v >= 1, f"task.{name}", v, "must be an integer >= 1")
+        require(
+            self.initial_devices <= self.num_devices,
+            "task.initial_devices",
+            self.initial_devices,
+            f"must be <= task.num_devices={self.num_devices}",
+        )
+        require(
+            self.pairs_per_sequence <= self.facts_per_device,
+            "task.pairs_per_sequence",
+            self.pairs_per_sequence,
+            f"must be <= task.facts_per_device={self.facts_per_device}",
+        )
+        check_positive("task.noise", self.noise)
+        check_positive("task.alpha", self.alpha)
+
+
+@dataclass(frozen=True)
+class Task:
+    """Stacked per-device data. D = pool size.
+
+    train_x : [D, n_train, T] int64 (facts) or [D, n_train, in] float32 (classifiers); train_y : [D,
+    n_train, T]
+    int64 with IGNORE_INDEX off the value positions, or [D, n_train] int64; eval_x / eval_y likewise with
+    n_eval.
+    """
+
+    kind: str
+    devices: tuple[str, ...]
+    initial: tuple[str, ...]
+    train_x: np.ndarray
+    train_y: np.ndarray
+    eval_x: np.ndarray
+    eval_y: np.ndarray
+    num_classes: int  # output size that the labels index (vocab size for facts)
+
+    @property
+    def is_sequence(self) -> bool:
+        return self.kind == "facts"
+
+    def index(self, devices: Sequence[str]) -> np.ndarray:
+        pos = {d: i for i, d in enumerate(self.devices)}
+        return np.array([pos[d] for d in devices], dtype=np.int64)
+
+
+def _facts(cfg: TaskConfig, vocab_size: int, rng: np.random.Generator):
+    num_keys = vocab_size - cfg.num_values
+    need = cfg.num_devices * cfg.facts_per_device
+    require(
+        need <= num_keys,
+        "task.facts_per_device",
+        cfg.facts_per_device,
+        f"{cfg.num_devices} devices x {cfg.facts_per_device} facts need {need} key tokens, the vocabulary "
+        f"({vocab_size}) minus num_values ({cfg.num_values}) leaves {num_keys}",
+    )
+    keys = cfg.num_values + rng.permutation(num_keys)[:need].reshape(cfg.num_devices, cfg.facts_per_device)
+    values = rng.integers(0, cfg.num_values, size=keys.shape)  # [D, F]
+
+    def sequences(n: int):
+        # each sequence: pairs_per_sequence distinct facts of the device, in random order
+        order = np.argsort(rng.random((cfg.num_devices, n, cfg.facts_per_device)), axis=-1)
+        pick = order[..., : cfg.pairs_per_sequence]  # [D, n, P]
+        k = np.take_along_axis(keys[:, None, :], pick, axis=-1)  # [D, n, P]
+        v = np.take_along_axis(values[:, None, :], pick, axis=-1)
+        x = np.stack([k, v], axis=-1).reshape(cfg.num_devices, n, 2 * cfg.pairs_per_sequence)  # [D, n, T]
+        y = np.full_like(x, IGNORE_INDEX)
+        y[..., 0::2] = v  # the key's position predicts its value
+        return x.astype(np.int64), y.astype(np.int64)
+
+    tx, ty = sequences(cfg.train_per_device)
+    ex, ey = sequences(cfg.eval_per_device)
+    return tx, ty, ex, ey, vocab_size
+
+
+def _clusters(cfg: TaskConfig, in_features: int, num_classes: int, rng: np.random.Generator):
+    c = cfg.clusters_per_device
+    centres = rng.standard_normal((cfg.num_devices, c, in_features))
+    centres *= 2.0 / np.linalg.norm(centres, axis=-1, keepdims=True)  # on a sphere of radius 2
+    labels = rng.integers(0, num_classes, size=(cfg.num_devices, c))
+
+    def samples(n: int):
+        which = rng.integers(0, c, size=(cfg.num_devices, n))  # [D, n]
+        x = np.take_along_axis(centres, which[..., None], axis=1)  # [D, n, in]
+        x = x + cfg.noise * rng.standard_normal(x.shape)
+        return x.astype(np.float32), np.take_along_axis(labels, which, axis=1).astype(np.int64)
+
+    tx, ty = samples(cfg.train_per_device)
+    ex, ey = samples(cfg.eval_per_device)
+    return tx, ty, ex, ey, num_classes
+
+
+def _dirichlet(cfg: TaskConfig, in_features: int, num_classes: int, rng: np.random.Generator):
+    centres = rng.standard_normal((num_classes, in_features))
+    centres *= 2.0 / np.linalg.norm(centres, axis=-1, keepdims=True)
+    props = rng.dirichlet(np.full(num_classes, cfg.alpha), size=cfg.num_devices)  # [D, C]
+
+    def samples(n: int):
+        u = rng.random((cfg.num_devices, n, 1))
+        y = (u > np.cumsum(props, axis=-1)[:, None, :]).sum(axis=-1)  # inverse-CDF draw, [D, n]
+        y = np.minimum(y, num_classes - 1)
+        x = centres[y] + cfg.noise * rng.standard_normal((cfg.num_devices, n, in_features))
+        return x.astype(np.float32), y.astype(np.int64)
+
+    tx, ty = samples(cfg.train_per_device)
+    ex, ey = samples(cfg.eval_per_device)
+    return tx, ty, ex, ey, num_classes
+
+
+def build_task(
+    cfg: TaskConfig, *, vocab_size: int = 0, in_features: int = 0, num_classes: int = 0, seed: int
+) -> Task:
+    """Generate the task's data from ``seed`` (same seed, same data). Sizes come from the model card:
+    ``vocab_size`` for ``facts``; ``in_features`` and ``num_classes`` for the classifiers."""
+    rng = np.random.default_rng([int(seed), 2718])
+    if cfg.kind == "facts":
+        require(
+            vocab_size > cfg.num_values,
+            "task.num_values",
+            cfg.num_values,
+            f"must be < the model's vocabulary ({vocab_size})",
+        )
+        parts = _facts(cfg, vocab_size, rng)
+    else:
+        require(
+            in_features >= 1 and num_classes >= 2,
+            "task.kind",
+            cfg.kind,
+            "needs a classifier model (in_features and num_classes)",
+        )
+        parts = (_clusters if cfg.kind == "clusters" else _dirichlet)(cfg, in_features, num_classes, rng)
+    tx, ty, ex, ey, nc = parts
+    devices = tuple(f"d{i}" for i in range(cfg.num_devices))
+    return Task(cfg.kind, devices, devices[: cfg.initial_devices], tx, ty, ex, ey, nc)
+
+
+def event_sets(
+    members_before: Sequence[str], leave: Sequence[str], join: Sequence[str]
+) -> dict[str, tuple[str, ...]]:
+    """METHOD.md §3: retain = M_t \\ U_t, join = J_t, forget = U_t (device names; empty tuple = no such
+    set)."""
+    return {
+        "retain": tuple(d for d in members_before if d not in leave),
+        "join": tuple(join),
+        "forget": tuple(leave),
+    }
