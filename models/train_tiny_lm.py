@@ -65,6 +65,11 @@ class PhraseGrammar:
         return torch.tensor(rows, dtype=torch.long)
 
 
+def _recipe(args: argparse.Namespace) -> dict:
+    # what determines the weights (not --out, so that the file's bytes do not depend on where it is written)
+    return {k: v for k, v in vars(args).items() if k != "out"}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=600)
@@ -138,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     save_file(
         state,
         str(path),
-        metadata={"made_by": "models/train_tiny_lm.py", "args": json.dumps(vars(args), default=str)},
+        metadata={"made_by": "models/train_tiny_lm.py", "args": json.dumps(_recipe(args))},
     )
     log["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
     log["bytes"] = path.stat().st_size
