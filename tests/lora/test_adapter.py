@@ -4,6 +4,8 @@ ownership, state, errors."""
 import numpy as np
 import pytest
 import torch
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from wirelora.learning.models import TinyMLP, build_model
 from wirelora.lora import OrthogonalLoRA, contribution_residual, project_out
@@ -276,3 +278,43 @@ def test_same_seed_same_adapter_bit_for_bit():
     a, b, c = _mlp(seed=3), _mlp(seed=3), _mlp(seed=4)
     assert torch.equal(a.basis_matrix("fc2"), b.basis_matrix("fc2"))
     assert not torch.equal(a.basis_matrix("fc2"), c.basis_matrix("fc2"))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    d=st.integers(8, 48),
+    r=st.integers(1, 4),
+    m=st.integers(2, 6),
+    u=st.integers(0, 5),
+    batch=st.integers(1, 3),
+    seed=st.integers(0, 2**16),
+)
+def test_project_out_properties(d, r, m, u, batch, seed):
+    from wirelora.lora.bases import slotted_basis
+
+    assume(m * r <= d and u < m)
+    a = torch.from_numpy(slotted_basis(d, r, m, seed=seed, layer_index=0))  # float64 [d, S]
+    b = torch.randn(batch, 5, m * r, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    cols = slice(u * r, (u + 1) * r)
+    exact = project_out(b, a, cols, slotted=True)
+    general = project_out(b, a, cols)
+    torch.testing.assert_close(general, exact, atol=1e-12, rtol=0)  # eq. 19 = zeroing the block
+    torch.testing.assert_close(project_out(general, a, cols), general, atol=1e-12, rtol=0)  # a projection
+    assert torch.all(contribution_residual(general, a, cols) < 1e-12)
+    assert torch.equal(contribution_residual(torch.zeros_like(b), a, cols), torch.zeros(batch, dtype=b.dtype))
+
+
+@given(n=st.integers(1, 30), per_depth=st.integers(1, 3))
+def test_default_layer_groups_are_contiguous_balanced_thirds(n, per_depth):
+    from wirelora.lora import default_layer_groups
+
+    names = [f"model.layers.{i}.attn.{p}" for i in range(n) for p in ("q", "v", "k")[:per_depth]]
+    groups = default_layer_groups(names)
+    seq = [groups[f"model.layers.{i}.attn.q"] for i in range(n)]
+    order = {"early": 0, "mid": 1, "late": 2}
+    assert seq == sorted(seq, key=order.__getitem__)  # early -> late by depth
+    assert all(
+        groups[x] == groups[f"model.layers.{x.split('.')[2]}.attn.q"] for x in names
+    )  # one group per block
+    counts = [seq.count(g) for g in dict.fromkeys(seq)]
+    assert len(counts) == min(3, n) and max(counts) - min(counts) <= 1
