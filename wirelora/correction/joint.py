@@ -237,7 +237,7 @@ def joint_round(
         else:
             adj[g] = random_connected_graph(m, dens, rng=rng)
     order = np.argsort(plan.priority, kind="stable")  # lowest priority first
-    weights = np.maximum(plan.priority, 1e-6)
+    weights = np.maximum(plan.priority, 1e-6)[:, None]  # [G, 1]: one weight per group (L may equal G)
     tx_power_w = dbm_to_w(cfg.tx_power_dbm)
     budget = None if cfg.budget_cost is None else (cfg.budget_cost, cfg.beta_tau)
     thinned = 0

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -199,10 +200,13 @@ class CorrectionConfig:
 
     method : one of METHODS. rounds : K, the correction rounds after each event.
     lambda_j, lambda_f : weights of the join part and of the forget part in the event gap (METHOD.md §3).
-    ewc_weight : EWC's multiplier on the Fisher-diagonal anchor. kd_weight, kd_temperature : KD-Unlearn's KL
-    term. influence_damping : the Levenberg damping added to the Gauss-Newton blocks. influence_scale : the
-    step on the influence-function update. federaser_scale : FedEraser's calibration step (1 = subtract the
-    estimate fully).
+    ewc_weight : EWC's proximal weight λ on the Fisher-diagonal anchor (weights normalised to mean 1).
+    kd_weight, kd_temperature : KD-Unlearn's KL term. influence_damping : the damping added to the
+    Gauss-Newton blocks, relative to their mean eigenvalue. influence_scale : the step on the
+    influence-function update.
+    federaser_scale : the calibrated update's scale (1 = the stored update's norm); federaser_interval : the
+    rounds between stored updates; federaser_calibration_steps : local steps per calibration.
+    wireless : the joint round's settings (:class:`wirelora.correction.joint.JointConfig` keys).
     """
 
     method: str = "proposed"
@@ -212,9 +216,12 @@ class CorrectionConfig:
     ewc_weight: float = 1.0
     kd_weight: float = 1.0
     kd_temperature: float = 1.0
-    influence_damping: float = 1e-3
+    influence_damping: float = 1.0
     influence_scale: float = 1.0
     federaser_scale: float = 1.0
+    federaser_interval: int = 10
+    federaser_calibration_steps: int = 2
+    wireless: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         check_choice("correction.method", self.method, METHODS)
@@ -228,6 +235,18 @@ class CorrectionConfig:
             check_nonnegative(f"correction.{name}", getattr(self, name))
         check_positive("correction.kd_temperature", self.kd_temperature)
         check_positive("correction.influence_damping", self.influence_damping)
+        for name in ("federaser_interval", "federaser_calibration_steps"):
+            v = getattr(self, name)
+            require(_is_int(v) and v >= 1, f"correction.{name}", v, "must be an integer >= 1")
+        _ = self.joint  # validates the wireless section (unknown keys, bad values) now
+
+    @property
+    def joint(self):
+        """The ``wireless`` sub-section as a validated :class:`wirelora.correction.joint.JointConfig`."""
+        from wirelora.config import from_dict
+        from wirelora.correction.joint import JointConfig
+
+        return from_dict(JointConfig, self.wireless, prefix="correction.wireless")
 
 
 @dataclasses.dataclass(frozen=True)
