@@ -2,14 +2,13 @@
 
 The round loop talks to a :class:`Backend` only. :class:`InProcessBackend` holds every device's copy in one
 stacked tensor per adapted layer (``[M, out, S]``, row m = the m-th active device in member order) and does
-the
-exchange-and-mix of a group as one contraction with the mixing matrix: B ← W(γ) B. A multi-process backend
-(torch.distributed, one rank per device) implements the same two methods by sending each row to its graph
-neighbours and summing the received rows with their weights; the trainer does not change.
+the exchange-and-mix of a group as one contraction with the mixing matrix: B ← W(γ) B. A multi-process
+backend (torch.distributed, one rank per device) implements the same two methods by sending each row to its
+graph neighbours and summing the received rows with their weights; the trainer does not change.
 
-Payload accounting (METHOD.md §7): a device sends its whole copy of the group's factor, i.e. the B columns of
-every active member's slot in every layer of the group, ``bits_per_scalar`` bits per scalar; on a sync round
-each edge carries that payload in both directions.
+Payload accounting (METHOD.md §7): a device sends its whole copy of the group's factor, i.e. the B columns
+of every active member's slot in every layer of the group, ``bits_per_scalar`` bits per scalar; on a sync
+round each edge carries that payload in both directions.
 """
 
 from __future__ import annotations

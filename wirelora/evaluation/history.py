@@ -4,21 +4,21 @@ Layout of ``history.json`` (one object)::
 
     {"config": {...resolved run config...},
      "rounds": [{"round": 0, "members": ["d0", ...], "event": null | {"leave": [...], "join": [...]},
-                 "retain_loss": float, "join_loss": float | null, "forget_loss": float | null,   #
-                 consensus model
+                 "retain_loss": float, "join_loss": float | null, "forget_loss": float | null,
+                 (the consensus model's; null where the set does not exist)
                  "retain_acc": ..., "join_acc": ..., "forget_acc": ...,
                  "device_losses": {"retain": [per member] | null, "join": ..., "forget": ...},
                  "oracle_retain_loss": float | null, ... (when an oracle exists for the current event),
                  "consensus_distance": float, "consensus_distance_group": {group: float},
                  "bits_sent": int, "bits_sent_group": {group: int},
-                 "schedule": {group: {"local_steps", "step_size", "prox", "gamma", "sync_period", "edges",
-                 "sync"}},
+                 "schedule": {group: {"local_steps", "step_size", "prox", "gamma", "sync_period",
+                                      "edges", "sync"}},
                  "train_loss": float, "wall_time_s": float, ...extra numbers from Schedule.record}, ...],
      "meta": {...free-form: oracle info, stored bytes, ...}}
 
 Consensus losses (the device-averaged model) sit under the plain names; null where a set does not exist yet
-(no join set before the first join). ``wall_time_s`` is the only field that differs between two runs with the
-same seed (see :data:`TIMING_KEYS`).
+(no join set before the first join). ``wall_time_s`` is the only field that differs between two runs with
+the same seed (see :data:`TIMING_KEYS`).
 """
 
 from __future__ import annotations

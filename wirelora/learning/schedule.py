@@ -1,17 +1,16 @@
 """The per-round, per-layer-group schedule: how much each group trains and how it gossips.
 
-A :class:`Schedule` is what the correction policy (and the allocator behind it) hands the trainer each round:
-per layer group g the local steps n_g, step size η_g, proximal weight λ_g, mixing damping γ_g, sync period H_g
-and the group's graph over the active devices (adjacency in member order). ``record`` carries extra per-round
-numbers (latency_s, energy_j, edge_cost, ...) that the trainer copies into the History round unchanged.
+A :class:`Schedule` is what the correction policy (and the allocator behind it) hands the trainer each
+round: per layer group g the local steps n_g, step size η_g, proximal weight λ_g, mixing damping γ_g, sync
+period H_g and the group's graph over the active devices (adjacency in member order). ``record`` carries
+extra per-round numbers (latency_s, energy_j, edge_cost, ...) that the trainer copies into the History round
+unchanged.
 
 The default is :func:`uniform_schedule`: the same n, η, λ, γ, H for every group, from the trainer config,
-and a
-connected random graph of density ``density`` per group, redrawn every round (``graph: random``) or drawn once
-for the initial members (``graph: fixed``: the induced subgraph of that draw, plus joiners attached at
-random),
-or the complete graph / ring. Every draw is seeded from (seed, round, group) so that resume needs no RNG
-state.
+and a connected random graph of density ``density`` per group, redrawn every round (``graph: random``) or
+drawn once for the initial members (``graph: fixed``: the induced subgraph of that draw, plus joiners
+attached at random), or the complete graph / ring. Every draw is seeded from (seed, round, group) so that
+resume needs no RNG state.
 """
 
 from __future__ import annotations
@@ -117,7 +116,7 @@ def _fixed_graph(
 ) -> np.ndarray:
     """One draw over the initial members; joiners attach to random current members (connected by
     construction)."""
-    base = random_connected_graph(len(initial), density, rng=graph_rng(seed, -1, gi))
+    base = random_connected_graph(len(initial), density, rng=np.random.default_rng([int(seed), 7920, gi]))
     pos = {d: i for i, d in enumerate(initial)}
     m = len(members)
     adj = np.zeros((m, m), dtype=bool)

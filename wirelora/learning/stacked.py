@@ -1,24 +1,20 @@
 """All devices' adapter copies through one model call: devices folded into the batch dimension.
 
 With slotted bases every copy of an adapted layer shares the frozen A : [in, S] (all slots side by side),
-and copy
-m differs only in its B_m : [out, S]. So the R copies' forward passes are one pass of the base model over a
-batch
-of R · b inputs, in which each adapted linear layer adds its LoRA term per copy:
+and copy m differs only in its B_m : [out, S]. So the R copies' forward passes are one pass of the base
+model over a batch of R · b inputs, in which each adapted linear layer adds its LoRA term per copy:
 
-    x : [R·b, ..., in] → [R, n, in];  (x A) : [R, n, S] (one matmul, A shared);  Δ = bmm(x A, B_mᵀ) : [R,
-    n, out]
+    x : [R·b, ..., in] → [R, n, in]
+    (x A) : [R, n, S]                  one matmul, A shared
+    Δ = bmm(x A, B_mᵀ) : [R, n, out]    copy m's B on slice m
     y = W0 x + scaling · Δ
 
-This is done with forward hooks on the base ``nn.Linear`` modules, so the base model's code is untouched
-and the
-B copies stay plain tensors (``{layer: Tensor [R, out, S]}``) that the trainer differentiates, masks, steps
-and
-mixes. Outside a :meth:`StackedLoRA.use` block the hooks do nothing (the base model).
+This is done with forward hooks on the base ``nn.Linear`` modules, so the base model's code is untouched and
+the B copies stay plain tensors (``{layer: Tensor [R, out, S]}``) that the trainer differentiates, masks,
+steps and mixes. Outside a :meth:`StackedLoRA.use` block the hooks do nothing (the base model).
 
-Loss helpers return one loss per row (copy), so that ``loss.sum()`` backpropagates each copy's own loss
-into its
-own B_m: one backward pass gives every device's gradient.
+Loss helpers return one loss per row (copy), so that ``loss.sum()`` backpropagates each copy's own loss into
+its own B_m: one backward pass gives every device's gradient.
 """
 
 from __future__ import annotations

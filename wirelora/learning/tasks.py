@@ -1,21 +1,18 @@
 """Per-device tasks whose knowledge is separable, so that forgetting can be measured.
 
-Every task has a pool of devices ``d0 … d{N-1}`` (the first ``initial_devices`` start as members, the
-others can
-join) and per-device train/eval tensors of equal size, stacked on a leading device axis so that a round can
-fold the active devices into the batch dimension.
+Every task has a pool of devices ``d0 … d{N-1}`` (the first ``initial_devices`` start as members, the others
+can join) and per-device train/eval tensors of equal size, stacked on a leading device axis so that a round
+can fold the active devices into the batch dimension.
 
-- ``facts`` (tiny language model): device u owns ``facts_per_device`` key→value facts over its own key tokens
-  (disjoint across devices) with values drawn for it alone. A sequence is ``k1 v1 k2 v2 …`` and the loss is
-  the
-  next-token loss on the value positions only. A model that never saw u predicts u's values at chance
-  (1 / num_values). Train and eval sequences hold the same facts in different orders and combinations: the
-  knowledge tested is the device's facts.
+- ``facts`` (tiny language model): device u owns ``facts_per_device`` key→value facts over its own key
+  tokens (disjoint across devices) with values drawn for it alone. A sequence is ``k1 v1 k2 v2 …`` and the
+  loss is the next-token loss on the value positions only. A model that never saw u predicts u's values at
+  chance (1 / num_values). Train and eval sequences hold the same facts in different orders and
+  combinations: the knowledge tested is the device's facts.
 - ``clusters`` (classifier): device u owns ``clusters_per_device`` Gaussian clusters in input space, each
-with a
-  label drawn for it; inputs are centre + noise. Unseen clusters are classified at chance.
-- ``dirichlet`` (classifier): one shared Gaussian-mixture problem, labels split across devices by Dirichlet(α)
-  proportions (the usual non-IID partition; less separable than ``clusters``).
+  with a label drawn for it; inputs are centre + noise. Unseen clusters are classified at chance.
+- ``dirichlet`` (classifier): one shared Gaussian-mixture problem, labels split across devices by
+  Dirichlet(α) proportions (the usual non-IID partition; less separable than ``clusters``).
 
 After an event (METHOD.md §3): retain set = eval data of the pre-event members that stay, join set = the
 joiners', forget set = the leavers' (:func:`event_sets`).
@@ -46,7 +43,8 @@ class TaskConfig:
     # facts
     facts_per_device: int = 8
     pairs_per_sequence: int = 4
-    num_values: int = 16  # value tokens 0..num_values-1; key tokens follow
+    num_values: int = 16  # value tokens first_token .. first_token+num_values-1; key tokens follow
+    first_token: int = 3  # below: the LM's special tokens (0 pad, 1 bos, 2 eos), never used as facts
     # classifiers
     clusters_per_device: int = 4
     noise: float = 0.3
@@ -80,6 +78,12 @@ class TaskConfig:
         )
         check_positive("task.noise", self.noise)
         check_positive("task.alpha", self.alpha)
+        require(
+            isinstance(self.first_token, int) and self.first_token >= 0,
+            "task.first_token",
+            self.first_token,
+            "must be an integer >= 0",
+        )
 
 
 @dataclass(frozen=True)
@@ -111,17 +115,19 @@ class Task:
 
 
 def _facts(cfg: TaskConfig, vocab_size: int, rng: np.random.Generator):
-    num_keys = vocab_size - cfg.num_values
+    num_keys = vocab_size - cfg.first_token - cfg.num_values
     need = cfg.num_devices * cfg.facts_per_device
     require(
         need <= num_keys,
         "task.facts_per_device",
         cfg.facts_per_device,
         f"{cfg.num_devices} devices x {cfg.facts_per_device} facts need {need} key tokens, the vocabulary "
-        f"({vocab_size}) minus num_values ({cfg.num_values}) leaves {num_keys}",
+        f"({vocab_size}) minus first_token + num_values ({cfg.first_token + cfg.num_values}) "
+        f"leaves {num_keys}",
     )
-    keys = cfg.num_values + rng.permutation(num_keys)[:need].reshape(cfg.num_devices, cfg.facts_per_device)
-    values = rng.integers(0, cfg.num_values, size=keys.shape)  # [D, F]
+    keys = rng.permutation(num_keys)[:need].reshape(cfg.num_devices, cfg.facts_per_device)
+    keys = keys + cfg.first_token + cfg.num_values  # [D, F] token ids
+    values = cfg.first_token + rng.integers(0, cfg.num_values, size=keys.shape)  # [D, F]
 
     def sequences(n: int):
         # each sequence: pairs_per_sequence distinct facts of the device, in random order
@@ -181,7 +187,7 @@ def build_task(
     rng = np.random.default_rng([int(seed), 2718])
     if cfg.kind == "facts":
         require(
-            vocab_size > cfg.num_values,
+            vocab_size > cfg.first_token + cfg.num_values,
             "task.num_values",
             cfg.num_values,
             f"must be < the model's vocabulary ({vocab_size})",

@@ -2,40 +2,44 @@
 
 ``run(config, *, seed) -> History`` reads top to bottom, once per round k:
 
-    event (leave: project the leaver out of every copy; join: new slot, warm start)  →  correction.on_event
-    → schedule (per layer group g: n_g, η_g, λ_g, γ_g, H_g, graph)  →  n_g local steps per group, every
-    device at
-    once, each on its own data, only its own block (block ownership), with (λ_g/2)‖B − B_anchor‖²
-    → per group on sync rounds (k mod H_g = 0): exchange over the group's graph and mix with W(γ_g)  →  record
+    event (leave: project the leaver out of every copy; join: new slot, warm start) → correction.on_event
+    → schedule (per layer group g: n_g, η_g, λ_g, γ_g, H_g, graph)
+    → n_g local steps per group, every device at once, each on its own data and only its own block (block
+      ownership), with the proximal term (λ_g/2)‖B − B_anchor‖²
+    → per group on sync rounds (k mod H_g = 0): exchange over the group's graph, mix with W(γ_g) → record
 
-State: per adapted layer the stacked copies ``B : [M, out, S]`` (row m = the m-th member, in member order:
-stayers first, joiners appended), all sharing the frozen bases A : [in, S] of :class:`OrthogonalLoRA`. A local
-step folds the M devices' batches into one model call (:mod:`wirelora.learning.stacked`), so one backward pass
-gives every device's gradient; ``ownership="block"`` masks it to the device's own slot columns ([M, 1, S]).
-``vectorised=False`` runs each device's model separately through peft's own LoRA layers instead (the
-reference;
-tests check that both give the same History to 1e-5).
+State: per adapted layer the stacked copies ``B : [M, out, S]`` (row m = the m-th member in member order:
+stayers first, joiners appended), all sharing the frozen bases A : [in, S] of :class:`OrthogonalLoRA`. A
+local step folds the M devices' batches into one model call (:mod:`wirelora.learning.stacked`), so one
+backward pass gives every device's gradient; ``ownership="block"`` masks it to the device's own slot columns
+([M, 1, S]). ``vectorised=False`` runs each device's model separately through peft's own LoRA layers instead
+(the reference; a test checks that both give the same History to 1e-5). The local optimizer is plain SGD
+(B ← B − η g) or Adam with per-device moments that never leave the device (``trainer.optimizer``).
 
 Extension points (for policies and baselines; see :class:`Correction` and :class:`TrainerState`):
 
-- ``run(..., correction=obj)``: ``obj.project_on_leave`` (False = Naive Remove: the leaver's block stays),
-  ``obj.on_event(state, event)`` (after the projection and the join warm start; may read data, compute
-  gradients, edit ``state.blocks``, set ``state.anchor`` and ``state.prox_weight``), ``obj.schedule(state,
-  round) -> Schedule | None`` (None = the config's uniform schedule), ``obj.penalty(state, logits, batch) ->
-  Tensor [M] | None`` (an extra per-device loss, e.g. a KL to ``state.base_logits(batch.x)``). Every hook is
-  optional. ``obj.state_dict()`` / ``obj.load_state_dict(d)`` (optional) are saved in checkpoints.
+- ``run(..., correction=obj)``; every member is optional:
+  ``obj.project_on_leave`` (False = Naive Remove: the leaver's block stays in every copy);
+  ``obj.on_event(state, event)``: called after the projection and the join warm start; may read data,
+  compute gradients, edit ``state.blocks``, set ``state.anchor`` ({layer: [out, S]}, default: the post-event
+  consensus) and ``state.prox_weight`` ({layer: [out, S] or [M, out, S]}, e.g. EWC's Fisher diagonal);
+  ``obj.schedule(state, round) -> Schedule | None`` (None = the config's uniform schedule);
+  ``obj.penalty(state, logits, batch) -> Tensor [M] | None``: an extra per-device loss; logits : [M, b, ...],
+  ``state.base_logits(batch.x)`` gives the frozen base model's (e.g. for KD-Unlearn);
+  ``obj.state_dict()`` / ``obj.load_state_dict(d)``: saved in / restored from checkpoints.
 - ``TrainerState`` helpers: ``consensus()``, ``consensus_distance(group)``, ``local_gradients(point)`` (every
   device's gradient of its local loss, e.g. at the consensus), ``per_sample_gradients(group, ...)`` (for an
-  empirical Fisher), ``evaluate(blocks)`` (retain/join/forget losses of a model), ``logits(blocks, x)``,
-  ``base_logits(x)``, ``ownership_mask(layer)``, ``oracle`` (the retrained model of the current event, if
-  any).
+  empirical Fisher), ``evaluate(blocks)`` (retain/join/forget loss and accuracy of one model),
+  ``logits(blocks, x)``, ``base_logits(x)``, ``ownership_mask(layer)``, ``data(devices, split)``, ``oracle``
+  (``{"blocks", "eval"}``: the retrained model of the current event, when ``oracle.enabled``).
 - ``Schedule.record``: extra numbers (latency_s, energy_j, edge_cost, ...) copied into the History round.
+- ``backend``: the exchange step (:class:`wirelora.distributed.backend.Backend`).
 
-Default schedule: the trainer config's n, η, λ, γ, H for every group; graph ``random`` (a connected random
-graph
-of density ``density`` per group, redrawn every round from (seed, round, group)), ``fixed``, ``complete`` or
-``ring``. The prox anchor after an event is the post-event, post-projection consensus (METHOD.md §3); before
-the first event there is no anchor (λ has no effect).
+Default schedule: the trainer config's n, η, λ, γ, H for every group, and per group a graph that is
+``random`` (connected, of density ``density``, redrawn every round from (seed, round, group)), ``fixed``,
+``complete`` or ``ring``. The prox anchor after an event is the post-event, post-projection consensus
+(METHOD.md §3); before the first event there is no anchor (λ has no effect). Same seed → the same History
+bit for bit on CPU, except ``wall_time_s``.
 """
 
 from __future__ import annotations
