@@ -142,7 +142,7 @@ def test_bad_correction_config_names_the_field():
 
 
 # ------------------------------------------------------------------------------------ dominant residual
-_CFG = P.PolicyConfig(rule="residual", sync_max=1, lambda_max=0.2, n_min=2, n_max=6, gamma_min=0.2)
+_CFG = P.REGIME_POLICY  # the regime figure's settings
 _REGIMES = {  # name -> (hand-set μ, ζ, ρ, gap, disagreement), the action that attacks its residual
     "loc": (dict(mu=0.05, zeta=0.0, rho=0.2, init_gap=3.0, disagreement=0.0), "local"),
     "con": (dict(mu=0.05, zeta=0.05, rho=0.99, init_gap=0.0, disagreement=20.0), "topology"),

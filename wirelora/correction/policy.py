@@ -593,6 +593,11 @@ def residual_plan(
     return plan.replace(priority=share, actions=tuple(chosen))
 
 
+# The residual rule's settings on the synthetic quadratic (the regime test and figure): two local steps at least
+# (one step with exact averaging has no client drift to damp), a proximal weight that can matter at η = 0.5.
+REGIME_POLICY = PolicyConfig(rule="residual", sync_max=1, lambda_max=0.2, n_min=2, n_max=6, gamma_min=0.2)
+
+
 def regime_grid(
     *,
     mu=0.1,
@@ -613,7 +618,7 @@ def regime_grid(
     ``{"axes": {name: values}, "action": str array [*grid], "dominant": str array [*grid] (loc|con|het),
     "residuals": float array [*grid, 3]}``, the data of the `regimes` figure.
     """
-    cfg = cfg or PolicyConfig(rule="residual", sync_max=1)
+    cfg = cfg or REGIME_POLICY
     params = {"mu": mu, "zeta": zeta, "rho": rho, "init_gap": init_gap, "disagreement": disagreement}
     axes = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in params.items() if np.ndim(v) > 0}
     shape = tuple(len(v) for v in axes.values())
