@@ -594,7 +594,8 @@ def residual_plan(
 
 
 # The residual rule's settings on the synthetic quadratic (the regime test and figure): two local steps at
-# least (one step with exact averaging has no client drift to damp), a proximal weight that matters at η = 0.5.
+# least (one step with exact averaging has no client drift to damp), a proximal weight that matters at
+# η = 0.5.
 REGIME_POLICY = PolicyConfig(rule="residual", sync_max=1, lambda_max=0.2, n_min=2, n_max=6, gamma_min=0.2)
 
 
