@@ -53,15 +53,15 @@ _FORMAT = "wirelora-orthogonal-lora/1"
 def project_out(B: torch.Tensor, A: torch.Tensor, cols: slice, *, slotted: bool = False) -> torch.Tensor:
     """The leave projection of eq. 15/19 in factor form: B ← B − B (AᵀA_u)(A_uᵀA).
 
-    B : [..., out, S] (any leading batch dims, e.g. one copy per device [M, out, S]); A : [in,
-    S] all slots' bases;
-    cols : the leaver's columns (A_u = A[:, cols] : [in, r]). Returns a new tensor of B's shape.
+    B : [..., out, S] (any leading batch dims, e.g. one copy per device [M, out, S]);
+    A : [in, S] all slots' bases; cols : the leaver's columns (A_u = A[:, cols] : [in, r]).
+    Returns a new tensor of B's shape.
 
-    With slotted bases AᵀA_u is exactly the leaver's block of the identity, so the projection is "zero the
-    leaver's columns"; ``slotted=True`` does that literally, which keeps every other block bit-identical (the
-    float product would perturb them by ~1e-7). With independent bases the factor form equals
-    ΔW(I − A_uA_uᵀ) only
-    up to the overlap AAᵀA_u ≠ A_u, so a leakage of order r²/d stays in the leaver's subspace (METHOD.md §2).
+    With slotted bases AᵀA_u is exactly the leaver's block of the identity, so the projection is
+    "zero the leaver's columns"; ``slotted=True`` does that literally, which keeps every other block
+    bit-identical (the float product would perturb them by ~1e-7). With independent bases the factor
+    form equals ΔW(I − A_uA_uᵀ) only up to the overlap AAᵀA_u ≠ A_u, so a leakage of order r²/d stays
+    in the leaver's subspace (METHOD.md §2).
     """
     if slotted:
         out = B.clone()
@@ -87,9 +87,8 @@ def contribution_residual(B: torch.Tensor, A: torch.Tensor, cols: slice) -> torc
 def resolve_target_modules(model: nn.Module, target_modules: Sequence[str] | str) -> list[str]:
     """Names of the ``nn.Linear`` modules matched by ``target_modules``, in ``model.named_modules()`` order.
 
-    A target matches a module whose full name equals it or ends with ``"." + target`` (peft's
-    rule). Every target
-    must match at least one ``nn.Linear``; anything else is a ValueError naming the target.
+    A target matches a module whose full name equals it or ends with ``"." + target`` (peft's rule).
+    Every target must match at least one ``nn.Linear``; anything else is a ValueError naming it.
     """
     if isinstance(target_modules, str):
         target_modules = [target_modules]
@@ -141,22 +140,20 @@ class OrthogonalLoRA:
 
     Parameters
     ----------
-    model : any ``torch.nn.Module`` whose targets are ``nn.Linear`` (transformers models
-    included); modified in
-        place (peft LoRA layers are injected; every base parameter is frozen).
+    model : any ``torch.nn.Module`` whose targets are ``nn.Linear`` (transformers models included);
+        modified in place (peft LoRA layers are injected; every base parameter is frozen).
     target_modules : module names (suffix match, as peft).
     rank : per-device rank r, one int or ``{group: rank}`` (e.g. ``{"early": 4, "mid": 8, "late": 16}``).
     max_devices : number of slots per layer; S = max_devices · r columns in each layer's A and B.
-    basis : ``"slotted"`` (exactly orthogonal slots of one seeded QR per layer) or
-    ``"independent"`` (each device
-        draws its own orthonormal basis: the paper's).
+    basis : ``"slotted"`` (exactly orthogonal slots of one seeded QR per layer) or ``"independent"``
+        (each device draws its own orthonormal basis: the paper's).
     seed : integer seed of all bases (layer ℓ's slotted Q and every independent draw derive from it).
     layer_groups : ``{module name: group}``; default: early/mid/late thirds by depth
-    (:func:`default_layer_groups`).
+        (:func:`default_layer_groups`).
     scaling : the LoRA scale in ΔW = scaling · B Aᵀ (the same for every layer).
-    ownership : ``"block"`` (default: inside :meth:`owned_by`, a device's gradient reaches only
-    its own block) or
-        ``"shared"`` (the paper's looser reading: every member block is trained by every device).
+    ownership : ``"block"`` (default: inside :meth:`owned_by`, a device's gradient reaches only its
+        own block) or ``"shared"`` (the paper's looser reading: every member block is trained by every
+        device).
 
     Slots not owned by a member never receive gradient (a hook masks them), so they stay exactly zero.
     """
@@ -213,8 +210,7 @@ class OrthogonalLoRA:
                 raise ValueError(
                     f"rank={r} for layer {name!r} (group {g!r}): slotted bases need max_devices * rank = "
                     f"{self.max_devices} * {r} = {r * self.max_devices} <= in_features={d}; "
-                    f"lower the rank or "
-                    f"max_devices"
+                    "lower the rank or max_devices"
                 )
             if r > d:
                 raise ValueError(f"rank={r} for layer {name!r} (group {g!r}): exceeds in_features={d}")
@@ -313,8 +309,7 @@ class OrthogonalLoRA:
 
     # ---------------------------------------------------------------------------------------------- accessors
     def lora_layer(self, name: str) -> nn.Module:
-        """The peft LoRA layer injected at ``name`` (has ``lora_A``, ``lora_B``, ``scaling``,
-        "``base_layer``)."""
+        """The peft LoRA layer at ``name`` (``lora_A``, ``lora_B``, ``scaling``, ``base_layer``)."""
         self._check_name(name)
         return self.model.get_submodule(name)
 
@@ -339,9 +334,9 @@ class OrthogonalLoRA:
 
     @property
     def free_slot(self) -> int | None:
-        """The slot the next join takes: the lowest never-used slot; once all are taken, the oldest freed slot
-        whose block is exactly zero (METHOD.md: reuse only after the block is zero). None when
-        none is free."""
+        """The slot the next join takes: the lowest never-used slot; once all are taken, the oldest
+        freed slot whose block is exactly zero (METHOD.md: reuse only after the block is zero).
+        None when none is free."""
         if self._never_used:
             return self._never_used[0]
         for s in self._vacated:
@@ -351,8 +346,7 @@ class OrthogonalLoRA:
 
     @property
     def retired_slots(self) -> list[int]:
-        """Freed slots whose block is not zero (independent bases: the leave projection leaves
-        "a residual there)."""
+        """Freed slots whose block is not zero (independent bases: the leave leaves a residual)."""
         return [s for s in self._vacated if not self._slot_is_zero(s)]
 
     def slot_of(self, device: Hashable) -> int:
@@ -464,11 +458,9 @@ class OrthogonalLoRA:
         """Project ``device`` out of every adapted layer (B ← B − B(AᵀA_u)(A_uᵀA)) and free its slot.
 
         Returns the leakage per layer, ‖ΔW'A_u‖_F / ‖ΔW A_u‖_F (what remains in the leaver's
-        subspace, relative to
-        what was there; 0.0 when nothing was): float round-off (~1e-7) for slotted bases, O((M−1) r/d) for
-        independent ones. With independent bases the freed slot keeps its basis and a nonzero
-        residual block, so
-        it is retired (never reused) until that block is zero.
+        subspace, relative to what was there; 0.0 when nothing was): float round-off (~1e-7) for
+        slotted bases, O((M−1) r/d) for independent ones. With independent bases the freed slot keeps
+        its basis and a nonzero residual block, so it is retired (never reused) until that block is 0.
         """
         self._check_member(device)
         leakage = {}
@@ -488,9 +480,8 @@ class OrthogonalLoRA:
         return leakage
 
     def project_out(self, B: torch.Tensor, name: str, device: Hashable) -> torch.Tensor:
-        """The leave projection of ``device`` applied to B : [..., out, S] of layer ``name``
-        "(e.g. every device's
-        copy at once). Call it before :meth:`remove_device` (which frees the slot)."""
+        """The leave projection of ``device`` applied to B : [..., out, S] of layer ``name`` (e.g.
+        every device's copy at once). Call it before :meth:`remove_device` (which frees the slot)."""
         return project_out(
             B, self.basis_matrix(name), self.slot_columns(device, name), slotted=self.basis_kind == "slotted"
         )
@@ -529,8 +520,8 @@ class OrthogonalLoRA:
 
     # ---------------------------------------------------------------------------------------------- state
     def adapter_state(self) -> dict[str, torch.Tensor]:
-        """What devices exchange: each layer's B : [out, S] (a copy), keyed by module name. A
-        "is never sent."""
+        """What devices exchange: each layer's B : [out, S] (a copy), keyed by module name.
+        A is never sent."""
         return {n: self.lora_layer(n).lora_B[_ADAPTER].weight.detach().clone() for n in self.module_names}
 
     def load_adapter_state(self, state: Mapping[str, torch.Tensor]) -> None:
@@ -583,8 +574,7 @@ class OrthogonalLoRA:
 
     def load_slot_table(self, table: Mapping[str, Any]) -> None:
         """Restore the slot table (and the independent bases it names) from :meth:`slot_table`'s output.
-        The configuration must match this adapter's; B is left as is (load it with
-        :meth:`load_adapter_state`)."""
+        The configuration must match this adapter's; B is left as is (see :meth:`load_adapter_state`)."""
         if table.get("format") != _FORMAT:
             raise ValueError(f"slot table format={table.get('format')!r}: expected {_FORMAT!r}")
         mine = self.slot_table()
