@@ -1,12 +1,11 @@
 """Orthonormal LoRA bases: the frozen coordinates A_i that hold each device's contribution (METHOD.md §2).
 
 Two kinds:
-- ``slotted`` [W]: one QR of a seeded Gaussian per layer, Q : [in_features, S]; device i owns
-the disjoint column
-  slot Q[:, slot_i * r : (slot_i + 1) * r], so A_iᵀA_j = 0 exactly (in exact arithmetic) and A_iᵀA_i = I.
-- ``independent`` [P]: each device draws its own Gaussian [in_features, r] and orthonormalises
-it; two devices'
-  bases overlap, E‖A_iᵀA_j‖_F² = r_i r_j / d (Lemma 1).
+- ``slotted`` [W]: one QR of a seeded Gaussian per layer, Q : [in_features, S]; device i owns the
+  disjoint column slot Q[:, slot_i * r : (slot_i + 1) * r], so A_iᵀA_j = 0 exactly (in exact
+  arithmetic) and A_iᵀA_i = I.
+- ``independent`` [P]: each device draws its own Gaussian [in_features, r] and orthonormalises it;
+  two devices' bases overlap, E‖A_iᵀA_j‖_F² = r_i r_j / d (Lemma 1).
 
 Bases are computed in float64 (NumPy) from integer seeds, so the same seed gives the same basis bit for bit on
 every machine; callers cast to the model's dtype.
@@ -46,7 +45,7 @@ def slotted_basis(
     in_features: int, rank: int, max_devices: int, *, seed: int, layer_index: int
 ) -> np.ndarray:
     """All slots of one layer side by side: Q : [in_features, max_devices * rank], slot s =
-    "columns s*r:(s+1)*r."""
+    columns s*r:(s+1)*r."""
     rng = np.random.default_rng(basis_seed(seed, layer_index))
     return orthonormal_basis(in_features, rank * max_devices, rng=rng)
 
