@@ -7,8 +7,8 @@ Two kinds:
 - ``independent`` [P]: each device draws its own Gaussian [in_features, r] and orthonormalises it;
   two devices' bases overlap, E‖A_iᵀA_j‖_F² = r_i r_j / d (Lemma 1).
 
-Bases are computed in float64 (NumPy) from integer seeds, so the same seed gives the same basis bit for bit on
-every machine; callers cast to the model's dtype.
+Bases are computed in float64 (NumPy) from integer seeds: the same seed gives the same basis bit for bit with
+the same NumPy/LAPACK build (another build may differ at round-off level); callers cast to the model's dtype.
 """
 
 from __future__ import annotations
