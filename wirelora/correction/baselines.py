@@ -271,7 +271,9 @@ class CorrectionMethod:
             rounds=self.ctx.correction.rounds,
             step_size=state.config.trainer.step_size,
             rho_fn=lambda gamma: _joint.expected_consensus_rate(
-                m, np.asarray(gamma), damping=wireless.damping
+                m,
+                np.asarray(gamma),
+                damping=wireless.damping_for(np.asarray(gamma), state.config.trainer.gamma),
             ),
             payload_bits=np.array([state.payload_bits(gr) for gr in state.group_names], dtype=float),
             compute_units=units,
@@ -294,7 +296,7 @@ class CorrectionMethod:
             correction_round=k,
         )
         eta = state.config.trainer.step_size
-        damp = self.ctx.wireless.damping_for(plan.gamma)
+        damp = self.ctx.wireless.damping_for(plan.gamma, state.config.trainer.gamma)
         groups = {}
         for gi, g in enumerate(state.group_names):
             sync = bool(jr.syncs[gi])

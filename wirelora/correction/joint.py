@@ -60,9 +60,9 @@ class JointConfig:
     total_bandwidth_hz : B_tot per round. latency_cap_s : τ_max per link (None: no cap). budget_cost : C_t,
     the per-round budget on Σ_g Σ_e c_ge in bits (None: no budget); beta_tau : β_τ, the cost of a second of
     latency in bits. graph : "random" (density γ_g) or "channel_aware" (the strongest links). damping : the
-    mixing weight of W(γ) = (1 − γ) I + γ W; None uses γ_g itself (the paper's single γ). bits_per_scalar :
-    q_b. radius_m, tx_power_dbm, noise_psd_dbm_hz : the channel (METHOD.md §7). max_iterations : BCD
-    iterations per round.
+    mixing weight of W(γ) = (1 − γ) I + γ W (None: the trainer's ``gamma``; the policy's γ_g sets the
+    density). bits_per_scalar : q_b. radius_m, tx_power_dbm, noise_psd_dbm_hz : the channel (METHOD.md §7).
+    max_iterations : BCD iterations per round.
     """
 
     total_bandwidth_hz: float = 10e6
@@ -108,11 +108,10 @@ class JointConfig:
             "must be an integer >= 1",
         )
 
-    def damping_for(self, gamma: np.ndarray) -> np.ndarray:
-        """The mixing weight per group: the fixed ``damping``, or γ_g itself."""
-        return (
-            np.full_like(gamma, self.damping) if self.damping is not None else np.asarray(gamma, dtype=float)
-        )
+    def damping_for(self, gamma: np.ndarray, default: float) -> np.ndarray:
+        """The mixing weight per group: the fixed ``damping``, or ``default`` (the trainer's γ) if None."""
+        value = self.damping if self.damping is not None else default
+        return np.full(np.shape(gamma), float(value))
 
 
 @dataclasses.dataclass(frozen=True)

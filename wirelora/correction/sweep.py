@@ -34,7 +34,7 @@ from wirelora.correction.baselines import CorrectionMethod, MethodContext, Recor
 from wirelora.evaluation import metrics as _metrics
 from wirelora.evaluation.history import History
 
-__all__ = ["parse_sections", "run_method", "annotate", "sweep", "table", "SWEEP_ARMS"]
+__all__ = ["parse_sections", "make_method", "run_method", "annotate", "sweep", "table", "SWEEP_ARMS"]
 
 SWEEP_ARMS = ("ls_prox", "local_steps", "retain_prox", "uniform", "topology")  # besides full (= proposed)
 
@@ -73,8 +73,8 @@ def run_method(
     config, *, out_dir: str | Path | None = None, base_dir: str | Path | None = None, progress: bool = False
 ) -> History:
     """Run ``config`` with the correction named by ``config.correction["method"]`` and return its annotated
-    History (saved in ``out_dir``). ``base_dir``: where the pre-event phase (and the oracle cache) is kept, so
-    that several methods share it (see :func:`sweep`)."""
+    History (saved in ``out_dir``). ``base_dir``: where the pre-event phase is kept, so that several methods
+    share it (see :func:`sweep`). A run directory with a checkpoint is resumed where it stopped."""
     from wirelora.learning.trainer import run
 
     cc, pc, wc = parse_sections(config)
@@ -94,25 +94,34 @@ def run_method(
             history = run(config, correction=method, out_dir=out, progress=progress)
             return annotate(history, method, config)
         first = events[0].round
-        base = Path(base_dir) if base_dir is not None else out / "pre-event"
-        if not (base / "checkpoint.pt").is_file():
-            base.mkdir(parents=True, exist_ok=True)
-            run(
-                config,
-                correction=Recorder(cc.federaser_interval),
-                out_dir=base,
-                stop_after=first - 1,
-                progress=progress,
-            )
-        shutil.copy2(base / "checkpoint.pt", out / "checkpoint.pt")
+        if not (out / "checkpoint.pt").is_file():
+            # the pre-event phase, shared through base_dir; a Recorder keeps FedEraser's stored updates
+            base = Path(base_dir) if base_dir is not None else out
+            if not (base / "checkpoint.pt").is_file() or _checkpoint(base)["round"] < first - 1:
+                base.mkdir(parents=True, exist_ok=True)
+                rec = Recorder(cc.federaser_interval)
+                run(
+                    config, correction=rec, out_dir=base, resume=True, stop_after=first - 1, progress=progress
+                )
+            if base != out:
+                shutil.copy2(base / "checkpoint.pt", out / "checkpoint.pt")
+        elif _checkpoint(out)["round"] < first - 1:  # resuming an interrupted pre-event phase
+            rec = Recorder(cc.federaser_interval)
+            run(config, correction=rec, out_dir=out, resume=True, stop_after=first - 1, progress=progress)
+        history = None
         for k in range(len(events)):
-            ck = _checkpoint(out)
-            ctx.pre_event = {n: b.mean(dim=0) for n, b in ck["blocks"].items()}
-            ctx.slots = {d: int(s) for d, s in ck["slot_table"]["members"]}
             nxt = events[k + 1].round - 1 if k + 1 < len(events) else None
+            ck = _checkpoint(out)
+            if ck["round"] >= (nxt if nxt is not None else config.trainer.rounds - 1):
+                continue  # this segment is done (a resumed run)
+            if ck["round"] == events[k].round - 1:  # right before event k: what EWC and FedEraser read
+                ctx.pre_event = {n: b.mean(dim=0) for n, b in ck["blocks"].items()}
+                ctx.slots = {d: int(s) for d, s in ck["slot_table"]["members"]}
             history = run(
                 config, correction=method, out_dir=out, resume=True, stop_after=nxt, progress=progress
             )
+        if history is None:  # a finished run: its History is already annotated
+            return History.load(out)
         method.finish()
         history = annotate(history, method, config)
         history.save(out)
@@ -160,6 +169,7 @@ def _uniform_costs(method: CorrectionMethod, config, rounds: Sequence[int], memb
 def annotate(history: History, method: CorrectionMethod, config) -> History:
     """Add the correction's per-round numbers and the run summary to ``history`` (in place; returned)."""
     cc, pc, wc = parse_sections(config)
+    history.config = to_dict(config)  # a resumed segment carries the pre-event phase's config
     rounds = history.rounds
     by_round = {r["round"]: r for r in rounds}
     for r in rounds:
@@ -314,3 +324,12 @@ def table(histories: dict[str, History], *, uniform: str = "arm:uniform") -> lis
             }
         )
     return rows
+
+
+def make_method(config) -> CorrectionMethod:
+    """The correction object of ``config`` (its correction and policy sections) for ``trainer.run``."""
+    cc, pc, wc = parse_sections(config)
+    ctx = MethodContext(
+        correction=cc, policy=pc, wireless=wc, seed=config.seed, positions_m=_positions(config, wc)
+    )
+    return CorrectionMethod(cc.method, ctx)
