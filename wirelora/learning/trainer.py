@@ -143,12 +143,13 @@ class TrainerConfig:
     device_losses: bool = True  # per-device retain/join/forget losses in each evaluated round
     checkpoint_every: int = 20  # rounds; 0 = never (only with an output directory)
     max_loss: float = 1e4  # a local loss above this (or NaN) stops the run with DivergenceError
+    threads: int = 0  # CPU: torch intra-op threads for the run (process-wide); 0 = leave torch's setting
 
     def __post_init__(self):
         for name in ("rounds", "local_steps", "sync_period", "batch_size", "eval_every", "bits_per_scalar"):
             v = getattr(self, name)
             require(isinstance(v, int) and v >= 1, f"trainer.{name}", v, "must be an integer >= 1")
-        for name in ("join_warm_steps", "checkpoint_every"):
+        for name in ("join_warm_steps", "checkpoint_every", "threads"):
             v = getattr(self, name)
             require(isinstance(v, int) and v >= 0, f"trainer.{name}", v, "must be an integer >= 0")
         check_positive("trainer.step_size", self.step_size)
@@ -984,6 +985,8 @@ def run(
     tc = config.trainer
     backend = backend or InProcessBackend()
     out = None if out_dir is None else Path(out_dir)
+    if tc.threads and not (tc.device == "cuda" or (tc.device == "auto" and torch.cuda.is_available())):
+        torch.set_num_threads(tc.threads)  # tiny models: one thread beats two fighting over a shared CPU
     state = TrainerState(config, seed=seed)
     events = list(config.events) or sample_events(
         config.churn, state.task.initial, state.task.devices, tc.rounds, seed=seed
