@@ -40,6 +40,16 @@ _LAZY = {
     "GroupSchedule": "wirelora.learning.schedule",
     "Event": "wirelora.learning.events",
     "History": "wirelora.evaluation.history",
+    "PolicyConfig": "wirelora.correction.policy",
+    "CorrectionConfig": "wirelora.correction.policy",
+    "fisher_plan": "wirelora.correction.policy",
+    "residual_plan": "wirelora.correction.policy",
+    "regime_grid": "wirelora.correction.policy",
+    "JointConfig": "wirelora.correction.joint",
+    "joint_round": "wirelora.correction.joint",
+    "run_method": "wirelora.correction.sweep",
+    "sweep": "wirelora.correction.sweep",
+    "metrics": "wirelora.evaluation.metrics",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])
