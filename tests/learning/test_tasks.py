@@ -43,7 +43,7 @@ def test_clusters_and_dirichlet_shapes():
 
 
 def test_too_many_facts_for_the_vocabulary():
-    with pytest.raises(ConfigError, match="key tokens"):
+    with pytest.raises(ConfigError, match="raise task.key_tokens"):
         build_task(TaskConfig(num_devices=8, facts_per_device=20), vocab_size=128, seed=0)
 
 
@@ -53,3 +53,16 @@ def test_event_sets():
         "join": ("d5",),
         "forget": ("d0",),
     }
+
+
+def test_two_token_keys_for_many_devices():
+    cfg = TaskConfig(
+        num_devices=128, initial_devices=128, facts_per_device=2, pairs_per_sequence=2, key_tokens=2
+    )
+    t = build_task(cfg, vocab_size=128, seed=0)
+    assert t.train_x.shape == (128, 64, 6)  # 2 pairs of (key, key, value)
+    pairs = [set(map(tuple, t.train_x[d].reshape(-1, 3)[:, :2])) for d in range(128)]
+    assert all(len(p) == 2 for p in pairs)
+    assert len(set().union(*pairs)) == 256  # every device's keys are its own
+    assert np.all(t.train_y[..., 0::3] == IGNORE_INDEX) and np.all(t.train_y[..., 2::3] == IGNORE_INDEX)
+    assert np.array_equal(t.train_y[..., 1::3], t.train_x[..., 2::3])

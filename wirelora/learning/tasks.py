@@ -8,7 +8,8 @@ can fold the active devices into the batch dimension.
   tokens (disjoint across devices) with values drawn for it alone. A sequence is ``k1 v1 k2 v2 …`` and the
   loss is the next-token loss on the value positions only. A model that never saw u predicts u's values at
   chance (1 / num_values). Train and eval sequences hold the same facts in different orders and
-  combinations: the knowledge tested is the device's facts.
+  combinations: the knowledge tested is the device's facts. With ``key_tokens: 2`` a key is a pair of
+  tokens (distinct pairs across devices), for more devices than key tokens (e.g. 128).
 - ``clusters`` (classifier): device u owns ``clusters_per_device`` Gaussian clusters in input space, each
   with a label drawn for it; inputs are centre + noise. Unseen clusters are classified at chance.
 - ``dirichlet`` (classifier): one shared Gaussian-mixture problem, labels split across devices by
@@ -44,6 +45,7 @@ class TaskConfig:
     facts_per_device: int = 8
     pairs_per_sequence: int = 4
     num_values: int = 16  # value tokens first_token .. first_token+num_values-1; key tokens follow
+    key_tokens: int = 1  # tokens per key (2+ when devices x facts exceed the key tokens, e.g. 128 devices)
     first_token: int = 3  # below: the LM's special tokens (0 pad, 1 bos, 2 eos), never used as facts
     # classifiers
     clusters_per_device: int = 4
@@ -61,6 +63,7 @@ class TaskConfig:
             "pairs_per_sequence",
             "num_values",
             "clusters_per_device",
+            "key_tokens",
         ):
             v = getattr(self, name)
             require(isinstance(v, int) and v >= 1, f"task.{name}", v, "must be an integer >= 1")
@@ -117,28 +120,35 @@ class Task:
 def _facts(cfg: TaskConfig, vocab_size: int, rng: np.random.Generator):
     num_keys = vocab_size - cfg.first_token - cfg.num_values
     need = cfg.num_devices * cfg.facts_per_device
+    kt = cfg.key_tokens
     require(
-        need <= num_keys,
+        need <= num_keys**kt,
         "task.facts_per_device",
         cfg.facts_per_device,
-        f"{cfg.num_devices} devices x {cfg.facts_per_device} facts need {need} key tokens, the vocabulary "
-        f"({vocab_size}) minus first_token + num_values ({cfg.first_token + cfg.num_values}) "
-        f"leaves {num_keys}",
+        f"{cfg.num_devices} devices x {cfg.facts_per_device} facts need {need} keys of {kt} token(s), the "
+        f"vocabulary ({vocab_size}) minus first_token + num_values ({cfg.first_token + cfg.num_values}) "
+        f"leaves {num_keys}**{kt} = {num_keys**kt} (raise task.key_tokens)",
     )
-    keys = rng.permutation(num_keys)[:need].reshape(cfg.num_devices, cfg.facts_per_device)
-    keys = keys + cfg.first_token + cfg.num_values  # [D, F] token ids
-    values = cfg.first_token + rng.integers(0, cfg.num_values, size=keys.shape)  # [D, F]
+    if kt == 1:
+        codes = rng.permutation(num_keys)[:need]
+    else:
+        codes = rng.choice(num_keys**kt, size=need, replace=False)  # distinct key tuples
+    digits = (codes[:, None] // num_keys ** np.arange(kt - 1, -1, -1)) % num_keys  # [need, kt]
+    keys = digits.reshape(cfg.num_devices, cfg.facts_per_device, kt)
+    keys = keys + cfg.first_token + cfg.num_values  # [D, F, kt] token ids
+    values = cfg.first_token + rng.integers(0, cfg.num_values, size=keys.shape[:2])  # [D, F]
 
     def sequences(n: int):
         # each sequence: pairs_per_sequence distinct facts of the device, in random order
         order = np.argsort(rng.random((cfg.num_devices, n, cfg.facts_per_device)), axis=-1)
         pick = order[..., : cfg.pairs_per_sequence]  # [D, n, P]
-        k = np.take_along_axis(keys[:, None, :], pick, axis=-1)  # [D, n, P]
-        v = np.take_along_axis(values[:, None, :], pick, axis=-1)
-        x = np.stack([k, v], axis=-1).reshape(cfg.num_devices, n, 2 * cfg.pairs_per_sequence)  # [D, n, T]
+        k = np.take_along_axis(keys[:, None, :, :], pick[..., None], axis=2)  # [D, n, P, kt]
+        v = np.take_along_axis(values[:, None, :], pick, axis=-1)  # [D, n, P]
+        x = np.concatenate([k, v[..., None]], axis=-1)  # [D, n, P, kt + 1]: key tokens, then the value
         y = np.full_like(x, IGNORE_INDEX)
-        y[..., 0::2] = v  # the key's position predicts its value
-        return x.astype(np.int64), y.astype(np.int64)
+        y[..., kt - 1] = v  # the key's last token predicts its value
+        shape = (cfg.num_devices, n, cfg.pairs_per_sequence * (kt + 1))  # [D, n, T]
+        return x.reshape(shape).astype(np.int64), y.reshape(shape).astype(np.int64)
 
     tx, ty = sequences(cfg.train_per_device)
     ex, ey = sequences(cfg.eval_per_device)
