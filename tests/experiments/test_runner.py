@@ -35,7 +35,8 @@ def _env():
 
 def test_shipped_configs_load():
     names = available_configs()
-    assert {"leave-only", "long-run", "leave-only-mlp"} <= set(names)
+    assert {"leave-only", "long-run", "leave-only-mlp", "leave-only-minilm"} <= set(names)
+    assert load_run_config("leave-only-minilm").task.kind == "topics"
     lo = load_run_config("leave-only")
     assert lo.task.num_devices == 6 and lo.model.name == "tiny-lm" and lo.oracle.enabled
     assert [e.round for e in lo.events] == [lo.trainer.rounds - 60]  # K = 60 correction rounds

@@ -66,3 +66,18 @@ def test_two_token_keys_for_many_devices():
     assert len(set().union(*pairs)) == 256  # every device's keys are its own
     assert np.all(t.train_y[..., 0::3] == IGNORE_INDEX) and np.all(t.train_y[..., 2::3] == IGNORE_INDEX)
     assert np.array_equal(t.train_y[..., 1::3], t.train_x[..., 2::3])
+
+
+def test_topics_from_chatterbot_corpus():
+    from wirelora.learning.models import build_tokenizer
+
+    tok = build_tokenizer("minilm")
+    cfg = TaskConfig(kind="topics", num_devices=3, initial_devices=3, train_per_device=10, eval_per_device=5)
+    t = build_task(cfg, tokenizer=tok, seed=0)
+    assert t.train_x.shape == (3, 10, 24) and t.num_classes == 6 and len(set(t.label_names)) == 6
+    for d in range(3):  # each device holds its own two topics
+        assert set(t.train_y[d]) <= {2 * d, 2 * d + 1} and set(t.eval_y[d]) <= {2 * d, 2 * d + 1}
+    train = {tuple(r) for r in t.train_x.reshape(-1, 24)}
+    held = {tuple(r) for r in t.eval_x.reshape(-1, 24)}
+    assert not train & held  # eval sentences were never trained on
+    assert np.array_equal(t.train_x, build_task(cfg, tokenizer=tok, seed=0).train_x)

@@ -327,3 +327,26 @@ def test_oracle_is_cached_and_recorded(tmp_path):
     h2 = run(cfg, seed=0)
     assert [f.stat().st_mtime_ns for f in files] == stamp  # read, not retrained
     assert strip(h1) == strip(h2)
+
+
+def test_minilm_topics_smoke():
+    """The real path: MiniLM + frozen topic-name head on chatterbot-corpus topics, a leave, two rounds."""
+    cfg = from_dict(
+        RunConfig,
+        {
+            "model": {"name": "minilm"},
+            "task": {
+                "kind": "topics",
+                "num_devices": 3,
+                "initial_devices": 3,
+                "train_per_device": 8,
+                "eval_per_device": 4,
+                "max_tokens": 12,
+            },
+            "trainer": {"rounds": 3, "batch_size": 2, "step_size": 0.01, "device_losses": False},
+            "events": [{"round": 2, "leave": ["d0"]}],
+        },
+    )
+    h = run(cfg, seed=0)
+    assert h.rounds[2]["members"] == ["d1", "d2"] and h.rounds[2]["forget_acc"] is not None
+    assert all(np.isfinite(r["train_loss"]) for r in h.rounds)

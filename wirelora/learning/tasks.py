@@ -14,6 +14,10 @@ can fold the active devices into the batch dimension.
   with a label drawn for it; inputs are centre + noise. Unseen clusters are classified at chance.
 - ``dirichlet`` (classifier): one shared Gaussian-mixture problem, labels split across devices by
   Dirichlet(α) proportions (the usual non-IID partition; less separable than ``clusters``).
+- ``topics`` (MiniLM, the real path): the English topics of ``chatterbot-corpus`` (those with at least 40
+  distinct utterances), ``topics_per_device`` whole topics per device; the label of a sentence is its topic,
+  classified by a frozen head built from the topic names (:mod:`wirelora.learning.heads`). Train and eval
+  sentences are disjoint (70/30 per topic).
 
 After an event (METHOD.md §3): retain set = eval data of the pre-event members that stay, join set = the
 joiners', forget set = the leavers' (:func:`event_sets`).
@@ -30,7 +34,7 @@ from wirelora.config import check_choice, check_positive, require
 
 __all__ = ["TaskConfig", "Task", "TASK_KINDS", "build_task", "event_sets", "IGNORE_INDEX"]
 
-TASK_KINDS = ("facts", "clusters", "dirichlet")
+TASK_KINDS = ("facts", "clusters", "dirichlet", "topics")
 IGNORE_INDEX = -100
 
 
@@ -51,6 +55,9 @@ class TaskConfig:
     clusters_per_device: int = 4
     noise: float = 0.3
     alpha: float = 0.5  # Dirichlet concentration
+    # topics (MiniLM on chatterbot-corpus): each device owns topics_per_device whole topics
+    topics_per_device: int = 2
+    max_tokens: int = 24
 
     def __post_init__(self):
         check_choice("task.kind", self.kind, TASK_KINDS)
@@ -64,6 +71,8 @@ class TaskConfig:
             "num_values",
             "clusters_per_device",
             "key_tokens",
+            "topics_per_device",
+            "max_tokens",
         ):
             v = getattr(self, name)
             require(isinstance(v, int) and v >= 1, f"task.{name}", v, "must be an integer >= 1")
@@ -93,10 +102,9 @@ class TaskConfig:
 class Task:
     """Stacked per-device data. D = pool size.
 
-    train_x : [D, n_train, T] int64 (facts) or [D, n_train, in] float32 (classifiers); train_y : [D,
-    n_train, T]
-    int64 with IGNORE_INDEX off the value positions, or [D, n_train] int64; eval_x / eval_y likewise with
-    n_eval.
+    train_x : [D, n_train, T] int64 (facts, topics: token ids) or [D, n_train, in] float32 (clusters,
+    dirichlet); train_y : [D, n_train, T] int64 with IGNORE_INDEX off the value positions (facts) or
+    [D, n_train] int64 labels; eval_x / eval_y likewise with n_eval. label_names: the classes (topics).
     """
 
     kind: str
@@ -107,6 +115,7 @@ class Task:
     eval_x: np.ndarray
     eval_y: np.ndarray
     num_classes: int  # output size that the labels index (vocab size for facts)
+    label_names: tuple[str, ...] = ()
 
     @property
     def is_sequence(self) -> bool:
@@ -189,12 +198,77 @@ def _dirichlet(cfg: TaskConfig, in_features: int, num_classes: int, rng: np.rand
     return tx, ty, ex, ey, num_classes
 
 
+def _topics(cfg: TaskConfig, tokenizer, rng: np.random.Generator):
+    """chatterbot-corpus (English) topics with at least 40 distinct utterances, whole topics per device."""
+    import importlib.resources
+
+    import yaml
+
+    root = importlib.resources.files("chatterbot_corpus") / "data" / "english"
+    topics = []
+    for f in sorted(root.iterdir(), key=lambda p: p.name):
+        if not f.name.endswith(".yml"):
+            continue
+        data = yaml.safe_load(f.read_text())
+        utt = sorted(
+            {u.strip() for conv in data.get("conversations", []) for u in conv if isinstance(u, str)}
+        )
+        if len(utt) >= 40:
+            topics.append((str(data["categories"][-1]), utt))
+    need = cfg.num_devices * cfg.topics_per_device
+    require(
+        need <= len(topics),
+        "task.topics_per_device",
+        cfg.topics_per_device,
+        f"{cfg.num_devices} devices x {cfg.topics_per_device} topics need {need}; corpus: {len(topics)}",
+    )
+    chosen = [topics[i] for i in rng.permutation(len(topics))[:need]]
+    names = tuple(name for name, _ in chosen)
+
+    def encode(texts):
+        enc = tokenizer(list(texts), padding="max_length", truncation=True, max_length=cfg.max_tokens)
+        return np.asarray(enc["input_ids"], dtype=np.int64)
+
+    def draw(pool_by_label, n):
+        # n samples per device, labels uniform over the device's topics, sentences with replacement
+        xs, ys = [], []
+        for d in range(cfg.num_devices):
+            labels = d * cfg.topics_per_device + rng.integers(0, cfg.topics_per_device, size=n)
+            xs.append([pool_by_label[lab][rng.integers(len(pool_by_label[lab]))] for lab in labels])
+            ys.append(labels)
+        return np.stack([encode(x) for x in xs]), np.stack(ys).astype(np.int64)
+
+    train, held = [], []
+    for _, utt in chosen:  # per topic: 70 % of the distinct sentences for training, the rest for eval
+        perm = rng.permutation(len(utt))
+        cut = int(round(0.7 * len(utt)))
+        train.append([utt[i] for i in perm[:cut]])
+        held.append([utt[i] for i in perm[cut:]])
+    tx, ty = draw(train, cfg.train_per_device)
+    ex, ey = draw(held, cfg.eval_per_device)
+    return tx, ty, ex, ey, need, names
+
+
 def build_task(
-    cfg: TaskConfig, *, vocab_size: int = 0, in_features: int = 0, num_classes: int = 0, seed: int
+    cfg: TaskConfig,
+    *,
+    vocab_size: int = 0,
+    in_features: int = 0,
+    num_classes: int = 0,
+    tokenizer=None,
+    seed: int,
 ) -> Task:
     """Generate the task's data from ``seed`` (same seed, same data). Sizes come from the model card:
-    ``vocab_size`` for ``facts``; ``in_features`` and ``num_classes`` for the classifiers."""
+    ``vocab_size`` for ``facts``; ``in_features`` and ``num_classes`` for the classifiers; ``topics`` needs
+    the encoder's ``tokenizer`` (its labels are the topics, num_classes = devices x topics_per_device)."""
     rng = np.random.default_rng([int(seed), 2718])
+    if cfg.kind == "topics":
+        require(
+            tokenizer is not None, "task.kind", cfg.kind, "needs an encoder model with a tokenizer (minilm)"
+        )
+        tx, ty, ex, ey, nc, names = _topics(cfg, tokenizer, rng)
+        devices = tuple(f"d{i}" for i in range(cfg.num_devices))
+        return Task(cfg.kind, devices, devices[: cfg.initial_devices], tx, ty, ex, ey, nc, names)
     if cfg.kind == "facts":
         require(
             vocab_size > cfg.first_token + cfg.num_values,

@@ -283,7 +283,16 @@ class TrainerState:
         torch.manual_seed(self.seed)
         model, card = build_model(config.model.name, seed=self.seed)
         self.card = card
-        self.task: Task = build_task(config.task, **_task_dims(model, card), seed=self.seed)
+        if card.kind == "encoder":
+            # the real path: an encoder with a frozen head over the task's labels (the topic names)
+            from wirelora.learning.heads import PrototypeClassifier
+            from wirelora.learning.models import build_tokenizer
+
+            tokenizer = build_tokenizer(config.model.name)
+            self.task: Task = build_task(config.task, tokenizer=tokenizer, seed=self.seed)
+            model = PrototypeClassifier.from_label_names(model, tokenizer, self.task.label_names)
+        else:
+            self.task = build_task(config.task, **_task_dims(model, card), seed=self.seed)
         ranks = dict(config.model.ranks) if config.model.ranks is not None else dict(card.ranks)
         max_devices = config.model.max_devices or len(self.task.devices)
         require(
