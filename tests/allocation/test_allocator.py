@@ -166,3 +166,18 @@ def test_allocator_flags_must_match_the_request():
         solver.solve(WORKED_Q, WORKED_A, 1e6, latency_cap_s=10.0)
     with pytest.raises(ValueError, match="shape"):
         solver.solve(WORKED_Q[:2], WORKED_A[:2], 1e6)
+
+
+def test_thousand_link_channel_instance_minmax():
+    # 1000 links x 3 groups drawn from the channel model (link_snr_hz spans ~1e5..1e14 Hz)
+    rng = np.random.default_rng(0)
+    _, snr = channel_snr_hz(46, rng=rng)
+    pairs = edge_list(~np.eye(46, dtype=bool))
+    pairs = pairs[rng.choice(len(pairs), 1000, replace=False)]
+    a = snr[pairs[:, 0], pairs[:, 1]]
+    assert a.max() / a.min() > 1e6
+    q = np.array([4.0, 8.0, 16.0])[:, None] * 1e5 * rng.uniform(0.5, 2.0, (3, 1000))
+    exact = allocate(q, a, 20e6, method="reference")
+    solved = allocate(q, a, 20e6, method="cvxpy")
+    assert solved.status == "optimal"
+    assert solved.round_latency_s == pytest.approx(exact.round_latency_s, rel=1e-6)

@@ -244,12 +244,67 @@ def evaluate(bandwidth_hz, req: _Request, *, method: str, solve_time_s: float) -
     )
 
 
+class _Program:
+    """The DPP problem over n used entries (the unused ones are left out, not masked: a masked entry leaves a
+    free direction that stalls Clarabel)."""
+
+    def __init__(self, n: int, objective: str, flags: tuple[bool, bool, bool]):
+        import cvxpy as cp
+
+        latency_cap, energy_cap, budget = flags
+        self.z = cp.Variable(n, nonneg=True)  # bandwidth / s_e
+        self.bw = cp.Parameter(n, nonneg=True)  # s_e / B
+        # The rate constraint, scaled per link. With alpha = a_e / s_e, the rate at z = 1 is ln(1 + alpha)
+        # nats/s per s_e, and lam = 1 / ln(1 + alpha) makes every scaled rate 1 there:
+        #   lam z ln(1 + alpha/z) = L~ z - rel_entr(lam z, c1~ + c2~ z)   (rel_entr is positively homogeneous)
+        #   alpha < 1:  L~ = 0,            c1~ = lam alpha, c2~ = lam          (lam z ln((z + alpha) / z))
+        #   alpha >= 1: L~ = lam ln alpha, c1~ = lam,       c2~ = lam / alpha  (+ lam z ln((1 + z/alpha) / z))
+        # so the cone sees O(1) numbers however strong the link (alpha reaches 1e8 at the optimum).
+        self.lam = cp.Parameter(n, nonneg=True)
+        self.log_alpha = cp.Parameter(n, nonneg=True)
+        self.c1 = cp.Parameter(n, nonneg=True)
+        self.c2 = cp.Parameter(n, nonneg=True)
+        self.k = cp.Parameter(n, nonneg=True)  # latency_e / T_ref = k_e / rate_e
+        rate = cp.multiply(self.log_alpha, self.z) - cp.rel_entr(
+            cp.multiply(self.lam, self.z), self.c1 + cp.multiply(self.c2, self.z)
+        )  # scaled rate, concave in z; 1 at the scale allocation (z = 1)
+        cons = [self.bw @ self.z <= 1.0]
+        # An epigraph variable r <= rate is needed only where a latency k / rate enters a sum (inv_pos of an
+        # expression holding parameters is not DPP). Where it is not needed it is left out: on min-max
+        # problems with thousands of links the free direction between r and rate stalls Clarabel.
+        if objective != "minmax" or energy_cap or budget:
+            # t_e >= 1 / r_e, r_e <= rate_e: one cone per link, shared by the objective and the sums below
+            self.r = cp.Variable(n)
+            inv_r = cp.Variable(n)
+            cons += [self.r <= rate, cp.inv_pos(self.r) <= inv_r]
+        if objective == "minmax":
+            self.sigma = cp.Variable()  # T_ref / T
+            cons.append(rate >= cp.multiply(self.k, self.sigma))
+            obj = cp.Maximize(self.sigma)
+        else:
+            self.c = cp.Parameter(n, nonneg=True)  # objective weights, normalised to sum 1
+            obj = cp.Minimize(self.c @ inv_r)
+        if latency_cap:
+            self.rmin = cp.Parameter(n, nonneg=True)  # rate_e >= k_e T_ref / cap_e
+            cons.append(rate >= self.rmin)
+        if energy_cap:
+            self.e = cp.Parameter(n, nonneg=True)  # p_e k_e T_ref / E_cap
+            cons.append(self.e @ inv_r <= 1.0)
+        if budget:
+            self.g = cp.Parameter(n, nonneg=True)  # beta k_e T_ref / (C - sum q)
+            cons.append(self.g @ inv_r <= 1.0)
+        self.problem = cp.Problem(obj, cons)
+        if not self.problem.is_dpp():  # pragma: no cover - a construction bug, not an input error
+            raise AssertionError("the allocation problem is not DPP")
+
+
 class BandwidthAllocator:
     """The DPP problem for one payload shape and one set of constraints, built once and re-solved.
 
     shape : the payload's shape ([L] or [G, L]). objective : minmax | weighted | energy. The constraint
     flags say which optional constraints the problem has (their values come with each ``solve``).
-    solver_opts are passed to the solver (e.g. {"max_iter": 400}).
+    solver_opts are passed to the solver (e.g. {"max_iter": 400}). One problem is compiled per number of used
+    entries (payload > 0) and kept: repeated calls with the same pattern only set parameter values.
 
         solver = BandwidthAllocator((3, 12), objective="weighted", latency_cap=True)
         alloc = solver.solve(payload_bits, link_snr_hz, 20e6, weights=p_g, latency_cap_s=0.5)
@@ -266,8 +321,6 @@ class BandwidthAllocator:
         solver: str = "CLARABEL",
         solver_opts: Mapping | None = None,
     ):
-        import cvxpy as cp
-
         shape = tuple(int(s) for s in np.atleast_1d(shape))
         if len(shape) not in (1, 2) or min(shape) < 1:
             raise ValueError(f"shape={shape!r}: must be (num_links,) or (num_groups, num_links), all >= 1")
@@ -276,57 +329,37 @@ class BandwidthAllocator:
         self.shape, self.objective, self.solver = shape, objective, solver
         self.solver_opts = dict(solver_opts or {})
         self.flags = (bool(latency_cap), bool(energy_cap), bool(budget))
-        n = int(np.prod(shape))
-        self._z = cp.Variable(n, nonneg=True)  # bandwidth / s_e
-        self._r = cp.Variable(n)  # scaled rate: rate / reference rate (1 at the min-max reference)
-        self._bw = cp.Parameter(n, nonneg=True)  # s_e / B (0 for unused entries)
-        # The rate constraint, scaled per link. With alpha = a_e / s_e, the reference rate
-        # (nats/s / s_e at z = 1) is ln(1 + alpha), and lam = 1 / ln(1 + alpha) makes every r_e = 1 at the
-        # reference point:
-        #   lam z ln(1 + alpha/z) = L~ z - rel_entr(lam z, c1~ + c2~ z)   (rel_entr is positively homogeneous)
-        #   alpha < 1:  L~ = 0,            c1~ = lam alpha, c2~ = lam          (lam z ln((z + alpha) / z))
-        #   alpha >= 1: L~ = lam ln alpha, c1~ = lam,       c2~ = lam / alpha  (+ lam z ln((1 + z/alpha) / z))
-        # so the cone sees O(1) numbers however strong the link (alpha reaches 1e8 at the optimum), and a
-        # nearly saturated weak link (alpha ~ 1e-4, whose rate barely moves with bandwidth) is not lost in the
-        # solver's absolute tolerances.
-        self._lam = cp.Parameter(n, nonneg=True)
-        self._log_alpha = cp.Parameter(n, nonneg=True)
-        self._c1 = cp.Parameter(n, nonneg=True)
-        self._c2 = cp.Parameter(n, nonneg=True)
-        self._slack = cp.Parameter(n, nonneg=True)  # 1 for unused entries so that r stays feasible at z = 0
-        self._k = cp.Parameter(n, nonneg=True)  # latency_e / T_ref = k_e / r_e
-        rate = (  # scaled rate, concave in z; 1 at the scale allocation (z = 1)
-            cp.multiply(self._log_alpha, self._z)
-            - cp.rel_entr(cp.multiply(self._lam, self._z), self._c1 + cp.multiply(self._c2, self._z))
-            + self._slack
-        )
-        cons = [self._bw @ self._z <= 1.0]
-        # An epigraph variable r <= rate is needed only where the latency k / rate enters a sum (inv_pos of an
-        # expression holding parameters is not DPP). Where it is not needed it is left out: on min-max
-        # problems with thousands of links the free direction it adds between r and rate stalls Clarabel.
-        needs_r = objective != "minmax" or energy_cap or budget
-        if needs_r:
-            cons.append(self._r <= rate)
-            inv_r = cp.inv_pos(self._r)
-        if objective == "minmax":
-            self._sigma = cp.Variable()  # T_ref / T
-            cons.append(rate >= cp.multiply(self._k, self._sigma))
-            obj = cp.Maximize(self._sigma)
-        else:
-            self._c = cp.Parameter(n, nonneg=True)  # objective weights, normalised to O(1)
-            obj = cp.Minimize(self._c @ inv_r)
-        if latency_cap:
-            self._rmin = cp.Parameter(n, nonneg=True)  # rate_e >= k_e T_ref / cap_e
-            cons.append(rate >= self._rmin)
-        if energy_cap:
-            self._e = cp.Parameter(n, nonneg=True)  # p_e k_e T_ref / E_cap
-            cons.append(self._e @ inv_r <= 1.0)
-        if budget:
-            self._g = cp.Parameter(n, nonneg=True)  # beta k_e T_ref / (C - sum q)
-            cons.append(self._g @ inv_r <= 1.0)
-        self.problem = cp.Problem(obj, cons)
-        if not self.problem.is_dpp():  # pragma: no cover - a construction bug, not an input error
-            raise AssertionError("the allocation problem is not DPP")
+        self._programs: dict[int, _Program] = {}
+        # build the all-entries-used problem now, so that construction errors surface here
+        self.problem = self._program(int(np.prod(shape))).problem
+
+    def _run(self, problem) -> str:
+        """Solve; if the status is not optimal, retry with other interior-point settings (same problem, same
+        tolerances) and return the first optimal status, else the last status."""
+        import cvxpy as cp
+
+        attempts = [self.solver_opts] if self.solver_opts else [{**o} for o in _CLARABEL_RETRIES]
+        status = "not solved"
+        for opts in attempts:
+            try:
+                with (
+                    warnings.catch_warnings()
+                ):  # cvxpy warns on inaccurate solutions; the status check decides
+                    warnings.simplefilter("ignore", UserWarning)
+                    problem.solve(solver=self.solver, **opts)
+                status = problem.status
+            except cp.error.SolverError as exc:
+                status = f"solver failed ({' '.join(str(exc).split())[:80]})"
+            if status in (cp.OPTIMAL, cp.INFEASIBLE):
+                break
+        self.last_attempts = attempts.index(opts) + 1
+        return status
+
+    def _program(self, n: int) -> _Program:
+        prog = self._programs.get(n)
+        if prog is None:
+            prog = self._programs[n] = _Program(n, self.objective, self.flags)
+        return prog
 
     def solve(
         self,
@@ -363,49 +396,38 @@ class BandwidthAllocator:
         if flags != self.flags:
             names = ("latency_cap_s", "energy_cap_j", "budget")
             bad = next(n for n, f, s in zip(names, flags, self.flags) if f != s)
-            raise ValueError(
-                f"{bad}: this allocator was built with {bad.split('_')[0]}={not flags[names.index(bad)]}"
-            )
+            built = "with" if self.flags[names.index(bad)] else "without"
+            raise ValueError(f"{bad}: this allocator was built {built} that constraint")
         t0 = time.perf_counter()
         check_feasible(req)
-        used = req.used.ravel()
-        q, a = req.q.ravel(), req.a.ravel()
-        s = np.where(used, _scale_allocation(req).ravel(), req.total)  # the per-link scales (Hz)
+        used = req.used
+        q, a = req.q[used], req.a[used]  # [n]
+        prog = self._program(int(q.size))
+        s = _scale_allocation(req)[used]  # the per-link scales (Hz): a feasible allocation near the optimum
         alpha = a / s
-        strong = used & (alpha >= 1.0)
-        safe_alpha = np.where(used, alpha, 1.0)
-        lam = np.where(used, 1.0 / np.log1p(safe_alpha), 1.0)
-        self._lam.value = lam
-        self._log_alpha.value = np.where(strong, lam * np.log(safe_alpha), 0.0)
-        self._c1.value = np.where(strong, lam, np.where(used, lam * alpha, 1.0))
-        self._c2.value = np.where(strong, lam / safe_alpha, np.where(used, lam, 0.0))
-        self._bw.value = np.where(used, s / req.total, 0.0)
-        self._slack.value = np.where(used, 0.0, 1.0)
+        strong = alpha >= 1.0
+        lam = 1.0 / np.log1p(alpha)
+        prog.lam.value = lam
+        prog.log_alpha.value = np.where(strong, lam * np.log(alpha), 0.0)
+        prog.c1.value = np.where(strong, lam, lam * alpha)
+        prog.c2.value = np.where(strong, lam / alpha, lam)
+        prog.bw.value = s / req.total
         # latency at the scale allocation, and the time unit: its slowest link
-        lat_ref = np.where(used, q * _LN2 / (s * np.log1p(safe_alpha)), 0.0)
+        lat_ref = q * _LN2 / (s * np.log1p(alpha))
         t_ref = float(np.max(lat_ref))
-        k = lat_ref / t_ref  # latency_e / t_ref = k_e / r_e (r_e = 1 at the scale allocation)
-        self._k.value = k
+        k = lat_ref / t_ref
+        prog.k.value = k
         if self.objective != "minmax":
-            w = req.weights_for(self.objective).ravel()
-            wk = np.where(used, w * k, 0.0)
-            self._c.value = wk / np.sum(wk)
+            wk = req.weights_for(self.objective)[used] * k
+            prog.c.value = wk / np.sum(wk)
         if self.flags[0]:
-            self._rmin.value = np.where(used, k * t_ref / req.cap.ravel(), 0.0)
+            prog.rmin.value = k * t_ref / req.cap[used]
         if self.flags[1]:
-            self._e.value = np.where(used, req.p.ravel() * k * t_ref / req.energy_cap, 0.0)
+            prog.e.value = req.p[used] * k * t_ref / req.energy_cap
         if self.flags[2]:
             spare = req.budget.total_cost - float(np.sum(q))
-            self._g.value = np.where(used, req.budget.beta_tau * k * t_ref / spare, 0.0)
-        try:
-            with (
-                warnings.catch_warnings()
-            ):  # cvxpy warns on inaccurate solutions; the status check below decides
-                warnings.simplefilter("ignore", UserWarning)
-                self.problem.solve(solver=self.solver, **self.solver_opts)
-        except cp.error.SolverError as exc:
-            raise SolverError(f"solver {self.solver} failed: {' '.join(str(exc).split())}") from None
-        status = self.problem.status
+            prog.g.value = req.budget.beta_tau * k * t_ref / spare
+        status = self._run(prog.problem)
         if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
             raise InfeasibleError(
                 f"the constraints together (latency_cap_s, energy_cap_j, budget) admit no allocation "
@@ -413,7 +435,8 @@ class BandwidthAllocator:
             )
         if status != cp.OPTIMAL:
             raise SolverError(f"solver status {status!r} (only 'optimal' is accepted)")
-        b = (s * np.maximum(self._z.value, 0.0)).reshape(self.shape)
+        b = np.zeros_like(req.q)
+        b[used] = s * np.maximum(prog.z.value, 0.0)
         return evaluate(b, req, method="cvxpy", solve_time_s=time.perf_counter() - t0)
 
 
@@ -425,6 +448,17 @@ def _scale_allocation(req: _Request) -> np.ndarray:
         req.q, req.a, req.total, req.weights_for(req.objective), latency_cap_s=req.cap
     )[1]
 
+
+# Interior-point settings tried in turn when Clarabel stops short of "optimal" (a stall in its last iterations
+# on badly scaled instances; another regularisation or step rule usually gets through). Tolerances are never
+# loosened: every attempt must report "optimal".
+_CLARABEL_RETRIES = (
+    {},
+    {"equilibrate_enable": False},
+    {"direct_solve_method": "faer"},
+    {"max_step_fraction": 0.9},
+    {"static_regularization_constant": 1e-7},
+)
 
 _CACHE: OrderedDict = OrderedDict()
 _CACHE_SIZE = 32

@@ -1,0 +1,464 @@
+"""Allocation scenarios (the ``wirelora allocate`` schema) and the CLI handler.
+
+A scenario is either explicit links::
+
+    total_bandwidth_hz: 1.0e6
+    links:                       # one entry per (group, link) pair
+      - {payload_bits: 4.0e6, link_snr_hz: 2.0e7, group: early, weight: 0.2}
+      - {payload_bits: 8.0e6, gain_db: -110, tx_power_dbm: 20}    # link_snr_hz = p h / N0
+
+or generated: ``num_devices``, ``radius_m``, ``seed``, ``density`` (graph density), ``graph`` (random or
+channel_aware) and ``groups`` (name, payload_bits, priority, optional density), drawn with the channel of
+METHOD.md §7. Optional in both: ``objective``, ``latency_cap_s``, ``energy_cap_j``, ``budget`` (total_cost,
+beta_tau), ``tx_power_dbm``, ``noise_psd_dbm_hz``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wirelora.allocation.allocator import OBJECTIVES, Allocation, Budget, allocate
+from wirelora.allocation.baselines import equal_split
+from wirelora.config import (
+    ConfigError,
+    check_choice,
+    check_positive,
+    check_probability,
+    from_dict,
+    load_mapping,
+    require,
+)
+from wirelora.units import db_to_lin, dbm_to_w
+
+__all__ = [
+    "LinkSpec",
+    "GroupSpec",
+    "BudgetSpec",
+    "Scenario",
+    "Problem",
+    "EXAMPLES_DIR",
+    "bundled_examples",
+    "load_scenario",
+    "build_problem",
+    "solve_scenario",
+    "format_table",
+    "to_json",
+    "plot_allocation",
+    "cli_allocate",
+]
+
+EXAMPLES_DIR = Path(__file__).with_name("examples")
+DEFAULT_EXAMPLE = "example"
+
+
+def _finite(field: str, value: Any) -> None:
+    require(
+        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value),
+        field,
+        value,
+        "must be a finite number",
+    )
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    """One (group, link) entry of an explicit scenario: link_snr_hz, or gain_db (+ tx_power_dbm)."""
+
+    payload_bits: float
+    link_snr_hz: float | None = None
+    gain_db: float | None = None
+    tx_power_dbm: float | None = None
+    group: str | int = 0
+    weight: float = 1.0
+    name: str | None = None
+
+    def __post_init__(self):
+        check_positive("payload_bits", self.payload_bits)
+        require(
+            (self.link_snr_hz is None) != (self.gain_db is None),
+            "link_snr_hz",
+            self.link_snr_hz,
+            "give exactly one of link_snr_hz or gain_db",
+        )
+        if self.link_snr_hz is not None:
+            check_positive("link_snr_hz", self.link_snr_hz)
+        if self.gain_db is not None:
+            _finite("gain_db", self.gain_db)
+        if self.tx_power_dbm is not None:
+            _finite("tx_power_dbm", self.tx_power_dbm)
+        check_positive("weight", self.weight)
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """A layer group of a generated scenario: payload per link, priority, optionally its own graph density."""
+
+    name: str
+    payload_bits: float
+    priority: float = 1.0
+    density: float | None = None
+
+    def __post_init__(self):
+        check_positive("payload_bits", self.payload_bits)
+        check_positive("priority", self.priority)
+        if self.density is not None:
+            check_probability("density", self.density)
+
+
+@dataclass(frozen=True)
+class BudgetSpec:
+    total_cost: float
+    beta_tau: float
+
+    def __post_init__(self):
+        check_positive("total_cost", self.total_cost)
+        check_positive("beta_tau", self.beta_tau)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    total_bandwidth_hz: float
+    objective: str = "minmax"
+    links: tuple[LinkSpec, ...] | None = None
+    num_devices: int | None = None
+    radius_m: float = 250.0
+    seed: int = 0
+    density: float = 0.4
+    graph: str = "random"
+    groups: tuple[GroupSpec, ...] | None = None
+    tx_power_dbm: float = 20.0
+    noise_psd_dbm_hz: float = -174.0
+    latency_cap_s: float | None = None
+    energy_cap_j: float | None = None
+    budget: BudgetSpec | None = None
+    description: str = ""
+
+    def __post_init__(self):
+        check_positive("total_bandwidth_hz", self.total_bandwidth_hz)
+        check_choice("objective", self.objective, OBJECTIVES)
+        _finite("tx_power_dbm", self.tx_power_dbm)
+        _finite("noise_psd_dbm_hz", self.noise_psd_dbm_hz)
+        if self.latency_cap_s is not None:
+            check_positive("latency_cap_s", self.latency_cap_s)
+        if self.energy_cap_j is not None:
+            check_positive("energy_cap_j", self.energy_cap_j)
+        explicit, generated = self.links is not None, self.num_devices is not None
+        require(
+            explicit != generated,
+            "links",
+            None if self.links is None else f"<{len(self.links)} links>",
+            "give either links (explicit) or num_devices and groups (generated), not both",
+        )
+        if explicit:
+            require(len(self.links) > 0, "links", [], "must list at least one link")
+        else:
+            require(self.num_devices >= 2, "num_devices", self.num_devices, "must be an integer >= 2")
+            check_positive("radius_m", self.radius_m)
+            check_probability("density", self.density)
+            check_choice("graph", self.graph, ("random", "channel_aware"))
+            require(bool(self.groups), "groups", self.groups, "a generated scenario needs at least one group")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A scenario turned into arrays. payload_bits : [E] or [G, L]; labels name the entries."""
+
+    payload_bits: np.ndarray
+    link_snr_hz: np.ndarray
+    total_bandwidth_hz: float
+    weights: np.ndarray
+    tx_power_w: np.ndarray
+    group_names: list[str]
+    link_names: list[str]
+
+
+def bundled_examples() -> list[str]:
+    return sorted(p.stem for p in EXAMPLES_DIR.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
+
+
+def _resolve(scenario: str | Path | None) -> Path:
+    if scenario is None:
+        scenario = DEFAULT_EXAMPLE
+    path = Path(scenario)
+    if path.is_file():
+        return path
+    for suffix in (".yaml", ".yml", ".json"):
+        candidate = EXAMPLES_DIR / f"{path.name}{suffix}"
+        if path.suffix == "" and candidate.is_file():
+            return candidate
+    raise ConfigError(
+        f"scenario={str(scenario)!r}: no such file or bundled example "
+        f"(bundled: {', '.join(bundled_examples())})"
+    )
+
+
+def load_scenario(scenario: str | Path | None) -> Scenario:
+    """A scenario from a path, a bundled example's name, or None (the bundled default)."""
+    raw = load_mapping(_resolve(scenario))
+    links = raw.get("links")
+    if links is not None:
+        if not isinstance(links, list):
+            raise ConfigError(f"links={links!r}: must be a list of links")
+        # validate each link here so that errors carry its index (links[2].payload_bits=...)
+        parsed = []
+        for i, item in enumerate(links):
+            try:
+                parsed.append(from_dict(LinkSpec, item, prefix=f"links[{i}]"))
+            except ConfigError as exc:
+                text = str(exc)
+                raise ConfigError(text if text.startswith(f"links[{i}]") else f"links[{i}].{text}") from None
+        raw = {**raw, "links": []}
+        cfg = _with_links(raw, tuple(parsed))
+        return cfg
+    groups = raw.get("groups")
+    if isinstance(groups, list):
+        for i, item in enumerate(groups):
+            try:
+                from_dict(GroupSpec, item, prefix=f"groups[{i}]")
+            except ConfigError as exc:
+                text = str(exc)
+                raise ConfigError(
+                    text if text.startswith(f"groups[{i}]") else f"groups[{i}].{text}"
+                ) from None
+    return from_dict(Scenario, raw)
+
+
+def _with_links(raw: dict, links: tuple[LinkSpec, ...]) -> Scenario:
+    if not links:
+        raise ConfigError("links=[]: must list at least one link")
+    base = from_dict(Scenario, {**raw, "links": [{"payload_bits": 1.0, "link_snr_hz": 1.0}]})
+    import dataclasses
+
+    return dataclasses.replace(base, links=links)
+
+
+def build_problem(cfg: Scenario) -> Problem:
+    """Arrays for ``allocate`` from a scenario (draws the channel for generated scenarios, seeded)."""
+    noise_w_hz = dbm_to_w(cfg.noise_psd_dbm_hz)
+    if cfg.links is not None:
+        q = np.array([lk.payload_bits for lk in cfg.links], dtype=float)  # [E]
+        p_w = np.array(
+            [dbm_to_w(cfg.tx_power_dbm if lk.tx_power_dbm is None else lk.tx_power_dbm) for lk in cfg.links]
+        )
+        a = np.array(
+            [
+                lk.link_snr_hz if lk.link_snr_hz is not None else p * db_to_lin(lk.gain_db) / noise_w_hz
+                for lk, p in zip(cfg.links, p_w)
+            ],
+            dtype=float,
+        )
+        groups = [str(lk.group) for lk in cfg.links]
+        names = [lk.name or f"link {i}" for i, lk in enumerate(cfg.links)]
+        w = np.array([lk.weight for lk in cfg.links], dtype=float)
+        return Problem(q, a, float(cfg.total_bandwidth_hz), w, p_w, groups, names)
+
+    from wirelora.network.topology import channel_aware_graph, edge_list, random_connected_graph
+    from wirelora.wireless.channel import link_gain_lin, link_snr_hz, place_devices
+
+    rng = np.random.default_rng(cfg.seed)
+    pos = place_devices(cfg.num_devices, cfg.radius_m, rng=rng)
+    gain = link_gain_lin(pos, rng=rng)
+    snr = link_snr_hz(gain, cfg.tx_power_dbm, cfg.noise_psd_dbm_hz)  # [M, M]
+    adjs = []
+    for g in cfg.groups:
+        density = cfg.density if g.density is None else g.density
+        if cfg.graph == "channel_aware":
+            adjs.append(channel_aware_graph(gain, density))
+        else:
+            adjs.append(random_connected_graph(cfg.num_devices, density, rng=rng))
+    union = np.any(adjs, axis=0)
+    edges = edge_list(union)  # [L, 2]
+    q = np.stack(
+        [np.where(adj[edges[:, 0], edges[:, 1]], g.payload_bits, 0.0) for g, adj in zip(cfg.groups, adjs)]
+    )
+    a = snr[edges[:, 0], edges[:, 1]]  # [L]
+    w = np.array([g.priority for g in cfg.groups], dtype=float)[:, None] * np.ones_like(q)
+    p_w = np.full(q.shape, float(dbm_to_w(cfg.tx_power_dbm)))
+    return Problem(
+        q,
+        a,
+        float(cfg.total_bandwidth_hz),
+        w,
+        p_w,
+        [g.name for g in cfg.groups],
+        [f"{i}-{j}" for i, j in edges],
+    )
+
+
+def solve_scenario(cfg: Scenario, objective: str | None = None) -> tuple[Problem, Allocation, Allocation]:
+    """Solve a scenario: (problem, optimal allocation, the equal split evaluated the same way)."""
+    from wirelora.allocation.allocator import _Request, evaluate
+
+    objective = cfg.objective if objective is None else objective
+    check_choice("objective", objective, OBJECTIVES)
+    prob = build_problem(cfg)
+    budget = None if cfg.budget is None else Budget(cfg.budget.total_cost, cfg.budget.beta_tau)
+    kwargs = {
+        "objective": objective,
+        "weights": prob.weights if objective == "weighted" else None,
+        "latency_cap_s": cfg.latency_cap_s,
+        "energy_cap_j": cfg.energy_cap_j,
+        "tx_power_w": prob.tx_power_w,
+        "budget": budget,
+    }
+    alloc = allocate(prob.payload_bits, prob.link_snr_hz, prob.total_bandwidth_hz, **kwargs)
+    req = _Request(
+        prob.payload_bits,
+        prob.link_snr_hz,
+        prob.total_bandwidth_hz,
+        objective,
+        kwargs["weights"],
+        None,
+        None,
+        prob.tx_power_w,
+        budget,
+    )
+    equal = evaluate(
+        equal_split(prob.payload_bits, prob.total_bandwidth_hz), req, method="equal split", solve_time_s=0.0
+    )
+    return prob, alloc, equal
+
+
+def _entries(prob: Problem, alloc: Allocation):
+    """(group, link, payload, snr, bandwidth, rate, latency) per used entry, in order."""
+    q = prob.payload_bits
+    a = np.broadcast_to(prob.link_snr_hz, q.shape)
+    rows = []
+    for idx in zip(*np.nonzero(q > 0)):
+        group = prob.group_names[idx[0]] if q.ndim == 2 else prob.group_names[idx[0]]
+        link = prob.link_names[idx[-1]]
+        rows.append(
+            (
+                group,
+                link,
+                q[idx],
+                a[idx],
+                alloc.bandwidth_hz[idx],
+                alloc.rate_bps[idx],
+                alloc.link_latency_s[idx],
+            )
+        )
+    return rows
+
+
+def format_table(prob: Problem, alloc: Allocation, equal: Allocation, *, max_rows: int = 40) -> str:
+    rows = _entries(prob, alloc)
+    head = (
+        f"{'group':<8} {'link':<10} {'payload Mbit':>12} {'SNR/Hz dB':>9} {'bandwidth MHz':>13} {'share':>7} "
+        f"{'rate Mbit/s':>11} {'latency s':>10}"
+    )
+    lines = [head, "-" * len(head)]
+    shown = rows if len(rows) <= max_rows else rows[: max_rows - 1]
+    for g, name, q, a, b, r, t in shown:
+        lines.append(
+            f"{str(g)[:8]:<8} {str(name)[:10]:<10} {q / 1e6:>12.4g} {10 * np.log10(a):>9.1f} "
+            f"{b / 1e6:>13.6g} "
+            f"{b / alloc.total_bandwidth_hz:>7.2%} {r / 1e6:>11.4g} {t:>10.5g}"
+        )
+    if len(shown) < len(rows):
+        lines.append(f"... {len(rows) - len(shown)} more entries (use --json for all)")
+    lines.append("-" * len(head))
+    unit = "J" if alloc.objective == "energy" else "s"
+    lines.append(
+        f"objective         {alloc.objective} = {alloc.objective_value:.6g} {unit} ({alloc.method}, "
+        f"status {alloc.status})"
+    )
+    lines.append(
+        f"round latency     {alloc.round_latency_s:.6g} s   (equal split: {equal.round_latency_s:.6g} s, "
+        f"{equal.round_latency_s / alloc.round_latency_s:.2f}x slower)"
+    )
+    lines.append(f"total bandwidth   {alloc.total_bandwidth_hz / 1e6:.6g} MHz over {len(rows)} link entries")
+    if alloc.energy_j is not None:
+        lines.append(f"energy            {float(np.sum(alloc.energy_j)):.6g} J")
+    return "\n".join(lines)
+
+
+def to_json(prob: Problem, alloc: Allocation, equal: Allocation) -> dict:
+    out = {
+        "status": alloc.status,
+        "objective": alloc.objective,
+        "objective_value": alloc.objective_value,
+        "method": alloc.method,
+        "round_latency_s": alloc.round_latency_s,
+        "total_bandwidth_hz": alloc.total_bandwidth_hz,
+        "bandwidth_hz": alloc.bandwidth_hz.tolist(),
+        "link_latency_s": alloc.link_latency_s.tolist(),
+        "rate_bps": alloc.rate_bps.tolist(),
+        "payload_bits": prob.payload_bits.tolist(),
+        "link_snr_hz": np.asarray(prob.link_snr_hz).tolist(),
+        "groups": prob.group_names,
+        "links": prob.link_names,
+        "equal_split_round_latency_s": equal.round_latency_s,
+    }
+    if alloc.energy_j is not None:
+        out["energy_j"] = alloc.energy_j.tolist()
+    if alloc.edge_cost is not None:
+        out["edge_cost"] = alloc.edge_cost.tolist()
+    return out
+
+
+def plot_allocation(
+    prob: Problem, alloc: Allocation, path: str | Path, *, latency_cap_s: float | None = None
+):
+    """Bandwidth and latency per link entry, as two bar panels, saved to ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = _entries(prob, alloc)
+    labels = [f"{g}:{n}" for g, n, *_ in rows]
+    x = np.arange(len(rows))
+    groups = sorted(set(g for g, *_ in rows), key=str)
+    colors = {g: plt.cm.tab10(i % 10) for i, g in enumerate(groups)}
+    c = [colors[g] for g, *_ in rows]
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(max(6.0, 0.25 * len(rows) + 2), 6), sharex=True)
+    ax1.bar(x, [r[4] / 1e6 for r in rows], color=c)
+    ax1.set_ylabel("bandwidth (MHz)")
+    ax1.set_yscale("log")
+    ax1.set_title(f"{alloc.objective} allocation of {alloc.total_bandwidth_hz / 1e6:g} MHz")
+    ax2.bar(x, [r[6] for r in rows], color=c)
+    ax2.axhline(alloc.round_latency_s, color="k", lw=0.8, ls="--", label="round latency")
+    if latency_cap_s is not None:
+        ax2.axhline(latency_cap_s, color="r", lw=0.8, label="latency cap")
+    ax2.set_ylabel("latency (s)")
+    ax2.legend(loc="upper right", fontsize=8)
+    if len(rows) <= 60:
+        ax2.set_xticks(x, labels, rotation=90, fontsize=7)
+    for g in groups:
+        ax1.bar([], [], color=colors[g], label=str(g))
+    ax1.legend(loc="upper right", fontsize=8, title="group")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def cli_allocate(args) -> int:
+    """``wirelora allocate [SCENARIO] [--objective ...] [--json] [--plot PATH]``."""
+    cfg = load_scenario(args.scenario)
+    objective = getattr(args, "objective", None)
+    if objective is not None:
+        check_choice("--objective", objective, OBJECTIVES)
+    prob, alloc, equal = solve_scenario(cfg, objective)
+    if getattr(args, "json", False):
+        print(json.dumps(to_json(prob, alloc, equal)))
+    else:
+        if cfg.description:
+            print(cfg.description.strip())
+            print()
+        print(format_table(prob, alloc, equal))
+    plot = getattr(args, "plot", None)
+    if plot:
+        saved = plot_allocation(prob, alloc, plot, latency_cap_s=cfg.latency_cap_s)
+        print(f"plot written to {saved}", file=sys.stderr)
+    return 0
