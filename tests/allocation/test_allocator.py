@@ -181,3 +181,35 @@ def test_thousand_link_channel_instance_minmax():
     solved = allocate(q, a, 20e6, method="cvxpy")
     assert solved.status == "optimal"
     assert solved.round_latency_s == pytest.approx(exact.round_latency_s, rel=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_closed_form_with_budget_or_energy_cap_matches_cvxpy(seed):
+    q, a = _channel_instance(100 + seed, num_devices=7, density=0.6)
+    p = np.random.default_rng(seed).uniform(0.05, 0.2, a.size)
+    beta = 1e5
+    free = allocate(q, a, 20e6)
+    _, least = ref.weighted_latency(q, a, 20e6, np.ones_like(q))
+    least_sum = float(np.sum(q / shannon_rate_bps(least, a)))
+    budget = Budget(q.sum() + beta * (0.5 * least_sum + 0.5 * free.link_latency_s.sum()), beta)
+    least_energy = allocate(q, a, 20e6, objective="energy", tx_power_w=p).objective_value
+    energy_cap = 0.5 * least_energy + 0.5 * float(np.sum(free.energy_j if free.energy_j is not None else 0.0))
+    energy_cap = max(energy_cap, 1.05 * least_energy)
+    cases = [
+        ("minmax", {"budget": budget}),
+        ("weighted", {"weights": [0.6, 1.1, 2.0], "budget": budget}),
+        ("minmax", {"tx_power_w": p, "energy_cap_j": energy_cap}),
+        ("weighted", {"weights": [0.6, 1.1, 2.0], "tx_power_w": p, "energy_cap_j": energy_cap}),
+    ]
+    for objective, kw in cases:
+        exact = allocate(q, a, 20e6, objective=objective, **kw)
+        assert exact.method == "reference"
+        solved = allocate(q, a, 20e6, objective=objective, method="cvxpy", **kw)
+        assert exact.objective_value == pytest.approx(solved.objective_value, rel=1e-6), (
+            objective,
+            kw.keys(),
+        )
+        if "budget" in kw:
+            assert exact.edge_cost.sum() <= budget.total_cost * (1 + 1e-9)
+        else:
+            assert exact.energy_j.sum() <= energy_cap * (1 + 1e-9)

@@ -502,8 +502,8 @@ def allocate(
     tx_power_w : transmit power (W), scalar or broadcastable; needed for "energy" and energy_cap_j.
     budget : Budget(total_cost, beta_tau), a pair or a mapping:
     sum(payload + beta_tau * latency) <= total_cost.
-    method : "auto" (the closed form where one exists: minmax, weighted and energy without budget or
-    energy cap; cvxpy otherwise), "cvxpy" or "reference".
+    method : "auto" (the closed form, reference.py, wherever it exists: every objective with at most one of
+    budget and energy cap; cvxpy otherwise), "cvxpy" or "reference".
 
     Raises ValueError (bad input), InfeasibleError (naming the link or constraint), SolverError (not optimal).
     """
@@ -521,39 +521,44 @@ def allocate(
         budget,
     )
     check_feasible(req)
-    closed = _closed_form_applies(req)
+    closed = req.budget is None or req.energy_cap is None  # at most one coupling constraint besides the band
     if method == "reference" and not closed:
         raise ValueError(
-            f"method='reference': no closed form for objective={objective!r} with a budget or an "
-            f"energy cap (or per-link caps binding a minmax problem)"
+            "method='reference': no closed form with both a budget and an energy cap (use method='cvxpy')"
         )
     if method == "cvxpy" or not closed:
         flags = (req.cap is not None, req.energy_cap is not None, req.budget is not None)
         return _cached_allocator(req.q.shape, objective, flags)._solve(req)
     t0 = time.perf_counter()
-    if objective == "minmax":
-        _, b = ref.minmax_latency(req.q, req.a, req.total)
-    else:
-        _, b = ref.weighted_latency(
-            req.q, req.a, req.total, req.weights_for(objective), latency_cap_s=req.cap
-        )
-    return evaluate(b, req, method="reference", solve_time_s=time.perf_counter() - t0)
+    return evaluate(_closed_form(req), req, method="reference", solve_time_s=time.perf_counter() - t0)
 
 
-def _closed_form_applies(req: _Request) -> bool:
-    if req.budget is not None or req.energy_cap is not None:
-        return False
-    if req.objective == "minmax" and req.cap is not None:
-        # the common finish time T* is still optimal if it meets every cap; otherwise a capped link must
-        # finish early and the optimum is no longer "all finish together"
-        t_star, _ = ref.minmax_latency(req.q, req.a, req.total)
-        if t_star > float(np.min(req.cap[req.used])):
-            return np.all(req.cap[req.used] == req.cap[req.used].flat[0]) and _raise_minmax_cap(req, t_star)
-    return True
+def _extra_constraint(req: _Request):
+    """The one latency-sum constraint sum v lat <= limit, or (None, None)."""
+    if req.budget is not None:
+        spare = req.budget.total_cost - float(np.sum(req.q))
+        return np.ones_like(req.q), spare / req.budget.beta_tau
+    if req.energy_cap is not None:
+        return req.p, req.energy_cap
+    return None, None
 
 
-def _raise_minmax_cap(req: _Request, t_star: float) -> bool:
-    cap = float(req.cap[req.used].flat[0])
-    raise InfeasibleError(
-        f"latency_cap_s={cap:g}: the least round latency any allocation reaches is {t_star:.6g} s"
-    )
+def _closed_form(req: _Request) -> np.ndarray:
+    """The optimal bandwidths by the reference (closed form / nested 1-D roots); needs at most one of
+    budget and energy cap."""
+    extra, limit = _extra_constraint(req)
+    if req.objective == "minmax":
+        if extra is None and req.cap is None:
+            return ref.minmax_latency(req.q, req.a, req.total)[1]
+        if extra is None:
+            t_star, b = ref.minmax_latency(req.q, req.a, req.total)
+            if t_star <= float(np.min(req.cap[req.used])):
+                return b  # every cap is met at the common finish time: still optimal
+            extra, limit = np.ones_like(req.q), np.inf
+        return ref.constrained_minmax_latency(req.q, req.a, req.total, extra, limit, latency_cap_s=req.cap)[1]
+    w = req.weights_for(req.objective)
+    if extra is None:
+        return ref.weighted_latency(req.q, req.a, req.total, w, latency_cap_s=req.cap)[1]
+    return ref.constrained_weighted_latency(req.q, req.a, req.total, w, extra, limit, latency_cap_s=req.cap)[
+        1
+    ]

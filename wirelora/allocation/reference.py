@@ -30,6 +30,8 @@ __all__ = [
     "min_bandwidth_hz",
     "minmax_latency",
     "weighted_latency",
+    "constrained_weighted_latency",
+    "constrained_minmax_latency",
     "prepare",
 ]
 
@@ -54,11 +56,13 @@ def min_bandwidth_hz(rate_bps, link_snr_hz):
     u = -lambertw(-kk * np.exp(-kk), k=-1).real / kk
     # near k -> 1 lambertw is inaccurate; z = 2(1 - k) is the series' first term, just left of the root
     z = np.fmax(u - 1.0, 2.0 * (1.0 - kk))  # fmax: lambertw may return nan at the branch point
-    for _ in range(6):
+    for _ in range(8):
         h = np.log1p(z) - kk * z
         dh = 1.0 / (1.0 + z) - kk
         step = np.where(dh < 0, h / np.where(dh < 0, dh, -1.0), 0.0)
         z = np.maximum(z - step, 0.5 * z)
+        if not np.any(np.abs(step) > 1e-15 * z):  # usually after one step: lambertw is already accurate
+            break
     b = a / z
     return np.where(ok, b, np.where(r > 0, np.inf, 0.0))
 
@@ -108,14 +112,13 @@ def minmax_latency(payload_bits, link_snr_hz, total_bandwidth_hz):
     # upper bracket: the equal split finishes by t_eq, so need(t_eq) <= total
     b_eq = total / qu.size
     t_hi = float(np.max(qu / (b_eq * np.log1p(au / b_eq) / _LN2)))
-    t = _lower_bracket(t_floor, t_hi, lambda t: need(t)[0] > total)
+    t, val, slope = _lower_bracket(t_floor, t_hi, need, total)
     if t is None:  # the optimum lies within 1e-13 (relative) of the floor
         t_star = t_floor * (1 + 1e-13)
     else:
         # need(t) is convex and decreasing (b_min is convex increasing in the rate, the rate convex in t), so
         # Newton from the left of the root never overshoots: iterates rise monotonically to T*
         for _ in range(100):
-            val, slope = need(t)
             t_next = t - (val - total) / slope
             if not np.isfinite(t_next) or t_next <= t or t_next > t_hi:
                 break
@@ -123,6 +126,7 @@ def minmax_latency(payload_bits, link_snr_hz, total_bandwidth_hz):
             t = t_next
             if converged:
                 break
+            val, slope = need(t)
         t_star = t
     b = np.zeros_like(q)
     bu = min_bandwidth_hz(qu / t_star, au)
@@ -148,6 +152,15 @@ def weighted_latency(payload_bits, link_snr_hz, total_bandwidth_hz, weights, *, 
         x_min = min_bandwidth_hz(qu / cap, au) / au
         if not np.all(np.isfinite(x_min)) or np.sum(au * x_min) > total:
             raise InfeasibleError("latency_cap_s: infeasible (check with check_feasible for the link)")
+    x = _weighted_x(qu, au, wu, total, x_min)
+    b = np.zeros_like(q)
+    b[used] = au * x * (total / np.sum(au * x))
+    rate = b[used] * np.log1p(au / b[used]) / _LN2
+    return float(np.sum(wu * qu / rate)), b
+
+
+def _weighted_x(qu, au, wu, total, x_min):
+    """x = b / a minimising sum w q / R s.t. sum a x = total, x >= x_min (all [n]); KKT root in log lambda."""
     coef = wu * qu * _LN2 / au**2  # lambda = coef * psi(x)
 
     def x_of(lam):
@@ -165,13 +178,134 @@ def weighted_latency(payload_bits, link_snr_hz, total_bandwidth_hz, weights, *, 
             break
         lam_hi *= 1e3
     if excess(np.log(lam_hi)) >= 0:  # the caps alone use (all but nothing of) the band
-        x = x_min
-    else:
-        x = x_of(np.exp(brentq(excess, np.log(lam_lo), np.log(lam_hi), xtol=1e-14, rtol=1e-15, maxiter=300)))
+        return x_min
+    return x_of(np.exp(brentq(excess, np.log(lam_lo), np.log(lam_hi), xtol=1e-14, rtol=1e-15, maxiter=300)))
+
+
+def _latency_of_x(qu, au, x):
+    return qu * _LN2 / (au * _phi(x))
+
+
+def _cap_x_min(qu, au, q, latency_cap_s, used):
+    if latency_cap_s is None:
+        return np.zeros_like(qu)
+    cap = np.broadcast_to(np.asarray(latency_cap_s, dtype=float), q.shape)[used]
+    return min_bandwidth_hz(qu / cap, au) / au
+
+
+def constrained_weighted_latency(
+    payload_bits, link_snr_hz, total_bandwidth_hz, weights, extra_weights, limit, *, latency_cap_s=None
+):
+    """min sum w lat s.t. sum b = total, lat <= cap, sum v lat <= limit (v = extra_weights), in closed form.
+
+    One extra linear constraint on the latencies covers the budget (v = 1, limit = (C - sum q) / beta_tau) and
+    the energy cap (v = p, limit = E). Lagrangian: the weighted problem with weights w + nu v; nu >= 0 is the
+    root of sum v lat(nu) = limit (0 if the constraint is slack). Returns (objective, bandwidth_hz).
+    Raises InfeasibleError if even nu -> inf (min sum v lat) exceeds the limit.
+    """
+    q, a, total = prepare(payload_bits, link_snr_hz, total_bandwidth_hz)
+    used = q > 0
+    qu, au = q[used], a[used]
+    wu = broadcast_weights(weights, q)[used]
+    vu = broadcast_weights(extra_weights, q)[used]
+    x_min = _cap_x_min(qu, au, q, latency_cap_s, used)
+    if not np.all(np.isfinite(x_min)) or np.sum(au * x_min) > total:
+        raise InfeasibleError("latency_cap_s: the caps alone need more than total_bandwidth_hz")
+
+    def extra(nu):
+        x = _weighted_x(qu, au, wu + nu * vu, total, x_min)
+        return x, float(np.sum(vu * _latency_of_x(qu, au, x)))
+
+    x, used_limit = extra(0.0)
+    if used_limit > limit:
+        x_inf = _weighted_x(qu, au, vu, total, x_min)  # nu -> inf: the least sum v lat
+        if np.sum(vu * _latency_of_x(qu, au, x_inf)) > limit * (1 + 1e-12):
+            raise InfeasibleError(
+                f"limit={limit:g}: below the least weighted latency sum any allocation reaches"
+            )
+        # nu in units of the objective's scale: sum w lat / sum v lat
+        nu_hi = max(float(np.sum(wu) / np.sum(vu)), 1e-300)
+        while extra(nu_hi)[1] > limit and nu_hi < 1e300:
+            nu_hi *= 10.0
+        nu_lo = nu_hi
+        while extra(nu_lo)[1] <= limit and nu_lo > 1e-300:
+            nu_lo /= 10.0
+        log_nu = brentq(
+            lambda ln: np.log(extra(np.exp(ln))[1] / limit),
+            np.log(nu_lo),
+            np.log(nu_hi),
+            xtol=1e-13,
+            rtol=1e-15,
+            maxiter=300,
+        )
+        x = extra(np.exp(log_nu))[0]
     b = np.zeros_like(q)
     b[used] = au * x * (total / np.sum(au * x))
     rate = b[used] * np.log1p(au / b[used]) / _LN2
     return float(np.sum(wu * qu / rate)), b
+
+
+def constrained_minmax_latency(
+    payload_bits, link_snr_hz, total_bandwidth_hz, extra_weights, limit, *, latency_cap_s=None
+):
+    """min T s.t. lat_e <= T, lat <= cap, sum b <= total, sum v lat <= limit, in closed form (nested roots).
+
+    For a fixed T the least bandwidth meeting lat <= min(T, cap) and sum v lat <= limit is separable: x_e =
+    max(x_min,e(T), psi^{-1}(a_e^2 / (nu v_e q_e ln2))) with nu >= 0 the root of the latency sum. need(T) is
+    decreasing; T* is its root. Returns (round_latency_s, bandwidth_hz).
+    """
+    q, a, total = prepare(payload_bits, link_snr_hz, total_bandwidth_hz)
+    used = q > 0
+    qu, au = q[used], a[used]
+    vu = broadcast_weights(extra_weights, q)[used]
+    cap = (
+        None
+        if latency_cap_s is None
+        else np.broadcast_to(np.asarray(latency_cap_s, dtype=float), q.shape)[used]
+    )
+    coef = vu * qu * _LN2 / au**2  # 1 / nu = coef * psi(x)
+
+    def least_x(t):
+        tt = t if cap is None else np.minimum(t, cap)
+        x_min = min_bandwidth_hz(qu / tt, au) / au
+        if not np.all(np.isfinite(x_min)):
+            return None
+        if np.sum(vu * _latency_of_x(qu, au, x_min)) <= limit:
+            return x_min
+
+        def lat_sum(log_nu):
+            x = np.maximum(_psi_inverse(1.0 / (np.exp(log_nu) * coef)), x_min)
+            return np.log(np.sum(vu * _latency_of_x(qu, au, x)) / limit)
+
+        lo, hi = -5.0, 5.0
+        while lat_sum(hi) > 0 and hi < 700:
+            hi += 10.0
+        while lat_sum(lo) <= 0 and lo > -700:
+            lo -= 10.0
+        log_nu = brentq(lat_sum, lo, hi, xtol=1e-13, rtol=1e-15, maxiter=300)
+        return np.maximum(_psi_inverse(1.0 / (np.exp(log_nu) * coef)), x_min)
+
+    def excess(log_t):
+        x = least_x(np.exp(log_t))
+        return np.inf if x is None else np.log(np.sum(au * x) / total)
+
+    t_lo, _ = minmax_latency(q, a, total)  # the extra constraint can only slow the round
+    if excess(np.log(t_lo)) <= 0:
+        t_star = t_lo
+    else:
+        t_hi = 2.0 * t_lo
+        while excess(np.log(t_hi)) > 0:
+            t_hi *= 2.0
+            if t_hi > 1e12 * t_lo:
+                raise InfeasibleError(
+                    f"limit={limit:g}: no round latency meets it within the total bandwidth"
+                )
+        t_star = np.exp(brentq(excess, np.log(t_lo), np.log(t_hi), xtol=1e-14, rtol=1e-15, maxiter=300))
+    x = least_x(t_star)
+    b = np.zeros_like(q)
+    b[used] = au * x * (total / np.sum(au * x))
+    rate = b[used] * np.log1p(au / b[used]) / _LN2
+    return float(np.max(qu / rate)), b
 
 
 def broadcast_weights(weights, q: np.ndarray) -> np.ndarray:
@@ -231,13 +365,15 @@ def _psi_inverse(y):
     return np.exp(t)
 
 
-def _lower_bracket(t_floor: float, t_hi: float, too_short) -> float | None:
-    """A t in (t_floor, t_hi] with too_short(t), approaching the floor geometrically; None if within 1e-13."""
+def _lower_bracket(t_floor: float, t_hi: float, need, total: float):
+    """(t, need(t)) with t in (t_floor, t_hi] and need(t) > total, approaching the floor geometrically; t is
+    None if the root is within 1e-13 (relative) of the floor."""
     for rel in (1e-1, 1e-3, 1e-6, 1e-9, 1e-12):
         t = min(t_floor * (1.0 + rel), t_hi)
-        if too_short(t):
-            return t
-    return None
+        val, slope = need(t)
+        if val > total:
+            return t, val, slope
+    return None, None, None
 
 
 def _check_array(field: str, x: np.ndarray, *, allow_zero: bool) -> None:
