@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.optimize import minimize
 
 from wirelora.allocation import reference as ref
@@ -118,3 +120,22 @@ def test_weights_broadcast_per_group_and_validation():
 def test_bad_input_names_the_field(q, a, total, field):
     with pytest.raises(ValueError, match=field):
         ref.minmax_latency(q, a, total)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.floats(allow_nan=True, allow_infinity=True, width=64), min_size=1, max_size=6),
+    st.floats(allow_nan=True, allow_infinity=True),
+)
+def test_validators_accept_exactly_the_valid_inputs(payload, total):
+    q = np.array(payload)
+    valid_q = bool(np.all(np.isfinite(q)) and np.all(q >= 0) and np.any(q > 0))
+    valid_total = bool(np.isfinite(total) and total > 0)
+    if valid_q and valid_total:
+        got_q, _, got_total = ref.prepare(q, np.full(q.shape, 1e7), total)
+        np.testing.assert_array_equal(got_q, q)
+        assert got_total == total
+    else:
+        field = "payload_bits" if not valid_q else "total_bandwidth_hz"
+        with pytest.raises(ValueError, match=field):
+            ref.prepare(q, np.full(q.shape, 1e7), total)

@@ -1,23 +1,32 @@
-"""The convex per-layer-group bandwidth allocator (METHOD.md §7), solved with cvxpy + Clarabel.
+"""The per-layer-group bandwidth allocator (METHOD.md §7): ``allocate`` and the cvxpy ``BandwidthAllocator``.
 
 Variables b_{g,e} >= 0 (Hz) for group g on link e, rate R = b log2(1 + a / b) = -rel_entr(b, b + a) / ln 2.
 Objectives: ``minmax`` (the slowest link), ``weighted`` (sum w * latency), ``energy`` (sum p * latency).
 Constraints: total bandwidth; optional per-link latency cap (eq. 12b), per-round edge-cost budget
 (eq. 8, 12a), energy cap.
 
-Why the problem is written the way it is:
+``allocate`` uses the closed form of reference.py wherever one exists (every objective with at most one of
+budget and energy cap: exact, and robust on any instance) and the cvxpy problem otherwise or on request.
+
+Why the cvxpy problem is written the way it is:
 - Mixed weak and strong links (link_snr_hz from 1e4 to 1e12 Hz in one instance) break Clarabel in any fixed
   units. Each link is therefore scaled by its own bandwidth s_e in a feasible allocation near the optimum (the
   closed form of the same objective without budget or energy cap): b_e = s_e z_e, so that z_e = 1 is feasible,
   and time is measured in units of that allocation's round latency T_ref. By homogeneity,
   b ln(1 + a/b) = s z ln(1 + (a/s)/z) = -s rel_entr(z, z + a/s).
-- The strong links' rate is split as z ln alpha + z ln((1 + z/alpha) / z) so that the exponential cone sees
-  O(1) numbers (see __init__). A scaled rate variable r_e keeps every parameter out of products with
-  parameter-dependent expressions, so the problem is DPP (built once, re-solved by setting parameter values).
-- Only status ``optimal`` is accepted. Infeasibility that can be decided in closed form (a link that cannot
-  meet its cap even with all the bandwidth, caps that need more than the total, a budget or an energy cap
-  below the least any allocation reaches) is raised as InfeasibleError before the solver runs, naming the link
-  or the constraint.
+- Each link's rate is also scaled to 1 at z = 1, and a strong link's is split as
+  z ln alpha + z ln((1 + z/alpha) / z), so that the exponential cones see O(1) numbers (see _Program).
+- Only the used entries are variables; an epigraph rate variable appears only where a latency enters a sum;
+  parameters never multiply parameter-dependent expressions: the problem is DPP (built once per number of used
+  entries, re-solved by setting parameter values).
+- Only status ``optimal`` is accepted. When Clarabel stalls short of it, other interior-point settings are
+  tried (same tolerances); if none reaches optimal, SolverError names the status. Known limit: a min-max
+  problem whose bottleneck link is nearly saturated (its SNR over its bandwidth below ~1e-2, so its rate
+  barely moves with bandwidth) is ill-conditioned for an exponential-cone interior-point method and may end
+  there; ``allocate`` solves such instances by the closed form.
+- Infeasibility that can be decided in closed form (a link that cannot meet its cap even with all the
+  bandwidth, caps that need more than the total, a budget or an energy cap below the least any allocation
+  reaches) is raised as InfeasibleError before any solve, naming the link or the constraint.
 """
 
 from __future__ import annotations
