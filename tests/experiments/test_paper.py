@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from wirelora.cli import main
+from wirelora.cli import REPRODUCE_TARGETS, main
 from wirelora.experiments import paper
 
 
@@ -31,6 +31,10 @@ def _run(target, tmp_path, **settings):
 
 
 # ------------------------------------------------------------------------------------------------ framework
+def test_registry_matches_the_cli_targets():
+    assert list(paper.TARGETS) == [t for t in REPRODUCE_TARGETS if t != "all"]
+
+
 def test_every_target_has_quick_settings_no_larger_than_full():
     for name in paper.TARGETS:
         quick, full = paper.settings_for(name, quick=True), paper.settings_for(name, quick=False)
@@ -115,13 +119,89 @@ def test_regimes_grid_shape_and_names(tmp_path):
 
 
 def test_join_records_both_arms_around_the_event(tmp_path):
-    _, data = _run(
-        "join", tmp_path, model="tiny-mlp", task="clusters", rounds=12, join_rounds=[6], eval_every=3
-    )
+    tiny = [  # fmt: skip
+        "trainer.rounds=8",
+        "task.num_devices=7",
+        "oracle.enabled=false",
+        "events=[{round: 4, join: [d6]}]",
+        "task.train_per_device=8",
+        "task.eval_per_device=4",
+    ]
+    _, data = _run("join", tmp_path, overrides=tiny)
     rounds = np.asarray(data["rounds"])
-    assert data["events"] == [[6, "join d6"]]
+    assert data["events"] == [[4, "join d6"]]
+    assert set(data["join_loss"]) == {"orthogonal", "shared"}
     for arm in ("orthogonal", "shared"):
         join_loss = np.asarray(data["join_loss"][arm], dtype=float)
         retain = np.asarray(data["retain_loss"][arm], dtype=float)
         assert join_loss.shape == retain.shape == rounds.shape and _finite(retain)
-        assert np.all(np.isnan(join_loss[rounds < 6])) and _finite(join_loss[rounds >= 6])
+        assert np.all(np.isnan(join_loss[rounds < 4])) and _finite(join_loss[rounds >= 4])
+
+
+def test_alloc_convex_meets_the_closed_form_and_beats_the_simple_splits(tmp_path):
+    names, data = _run("alloc", tmp_path, num_bandwidths=4, num_priorities=3)
+    assert names == ["alloc.csv", "alloc.json", "alloc.pdf", "alloc.png"]
+    lat = {k: np.asarray(v) for k, v in data["latency_s"].items()}
+    assert all(v.shape == (4,) and _finite(v) for v in lat.values())
+    np.testing.assert_allclose(lat["convex"], lat["optimum"], rtol=1e-5)
+    assert np.all(lat["convex"] <= lat["equal"]) and np.all(lat["convex"] <= lat["proportional"])
+    assert np.all(np.diff(lat["convex"]) < 0)  # more bandwidth, faster rounds
+    shares = np.asarray([data["bandwidth_share"][g] for g in ("early", "mid", "late")])  # [G, P]
+    np.testing.assert_allclose(shares.sum(axis=0), 1.0, rtol=1e-6)
+    assert np.all(np.diff(shares[2]) > 0)  # the late group's share grows with its priority
+
+
+def test_pareto_front_is_monotone_and_dominates_the_splits(tmp_path):
+    _, data = _run("pareto", tmp_path, num_caps=4)
+    lat, energy, caps = (np.asarray(data[k]) for k in ("latency_s", "energy_j", "latency_cap_s"))
+    assert lat.shape == energy.shape == caps.shape == (4,) and _finite(energy)
+    assert np.all(lat <= caps * (1 + 1e-6))
+    assert np.all(np.diff(energy) <= 1e-9 * energy[0])  # a looser cap never costs energy
+    for name in ("equal", "proportional"):
+        t, e = data["points"][name]
+        ok = lat <= t * (1 + 1e-9)
+        assert ok.any() and energy[ok].min() <= e, name
+    t_mm, e_mm = data["points"]["minmax"]
+    assert t_mm <= lat.min() and energy[0] <= e_mm * (1 + 1e-6)
+
+
+TINY_LEAVE = {
+    "config": "leave-only",
+    "overrides": ["trainer.rounds=5", "events=[{round: 3, leave: [d0]}]", "correction.rounds=2",
+                  "oracle.rounds=2", "task.train_per_device=8", "task.eval_per_device=4"],
+}  # fmt: skip
+LEAVE_TARGETS = ["fig3", "fig5", "fig6", "fig7", "fig8", "table3"]
+
+
+def test_leave_only_targets_share_one_sweep_and_redraw(tmp_path):
+    paper.reproduce(
+        LEAVE_TARGETS,
+        out_dir=tmp_path,
+        quick=True,
+        progress=False,
+        settings=dict.fromkeys(LEAVE_TARGETS, TINY_LEAVE),
+    )
+    assert len(list((tmp_path / "runs").iterdir())) == 1  # one sweep served the six targets
+    data = {t: paper.load_data(t, tmp_path)["data"] for t in LEAVE_TARGETS}
+    k = 2 + 1  # K correction rounds + the post-projection point
+    for name, curve in data["fig3"]["event_gap"].items():
+        assert len(curve) == k and _finite(curve), name
+    assert set(data["fig3"]["event_gap"]) == {*paper._PAPER_METHODS, "no_correction"}
+    # without correction nothing moves the model after the projection: its gap stays where it started
+    nc = np.asarray(data["fig3"]["event_gap"]["no_correction"])
+    np.testing.assert_allclose(nc, nc[0], rtol=1e-6)
+    assert set(data["fig6"]["event_gap"]) == {*paper._PAPER_ARMS, "no_correction"}
+    np.testing.assert_array_equal(data["fig6"]["event_gap"]["full"], data["fig3"]["event_gap"]["proposed"])
+    points = data["fig7"]["points"]
+    assert set(points) == set(paper._PAPER_ARMS) and data["fig7"]["front"]
+    np.testing.assert_allclose(points["uniform"][0], 1.0)  # costs are normalised by the uniform arm
+    assert all(len(v) == k and v[0] == 0 for v in data["fig8"]["ri"].values())  # same start for every arm
+    rows = data["table3"]["rows"]
+    assert rows["uniform"]["ri"] == 0 and rows["uniform"]["norm_comm"] == 1
+    assert abs(rows["full"]["contribution_residual"]) < 1e-5
+    md = (tmp_path / "table3.md").read_text().splitlines()
+    assert md[0].startswith("| arm | final gap |") and len(md) == 2 + len(paper._PAPER_TABLE3)
+    for t in LEAVE_TARGETS[:-1]:  # table3 is Markdown + CSV, no figure
+        (tmp_path / f"{t}.pdf").unlink()
+    paper.reproduce(LEAVE_TARGETS, out_dir=tmp_path, from_data=True, progress=False)
+    assert all((tmp_path / f"{t}.pdf").is_file() for t in LEAVE_TARGETS if t != "table3")

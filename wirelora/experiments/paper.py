@@ -20,6 +20,7 @@ Files written per target, all named after the recipe, in the output directory::
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 import sys
@@ -31,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["TARGETS", "reproduce", "load_data", "settings_for", "cli_reproduce"]
+__all__ = ["TARGETS", "reproduce", "load_data", "settings_for", "window_curve", "cli_reproduce"]
 
 
 # ---------------------------------------------------------------------------------- framework
@@ -43,6 +44,7 @@ class _Context:
     progress: bool = True
     quick: bool = False
     cache: dict = field(default_factory=dict)
+    work_dir: Path = Path("runs")  # where long recipes keep their runs (<out>/runs)
 
     def bar(self, iterable: Iterable, *, desc: str, total: int | None = None) -> Iterable:
         from tqdm import tqdm  # the text bar: tqdm.auto wants ipywidgets inside notebooks
@@ -192,7 +194,7 @@ def reproduce(
             )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    ctx = _Context(progress=progress, quick=quick)
+    ctx = _Context(progress=progress, quick=quick, work_dir=out / "runs")
     written: dict[str, list[Path]] = {}
     for name in names:
         recipe = TARGETS[name]
@@ -256,6 +258,289 @@ def cli_reproduce(args) -> int:
 
 # ------------------------------------------------------------------------------------ recipes
 # One section per target; the registry at the end (TARGETS) is the one explicit dict of targets.
+
+
+# --- the paper's targets: one leave-only scenario swept over methods and arms (fig3, fig5-fig8,
+# table3) and one long run with joins and leaves (fig4). Runs are kept under <out>/runs/<scenario>-<hash>/
+# (git-ignored), keyed by the settings, so that `reproduce fig3` and a later `reproduce fig6` share a sweep.
+_PAPER_METHODS = ("proposed", "federaser_d2d", "ewc", "influence_d2d", "kd_unlearn", "naive")
+_PAPER_ARMS = ("full", "ls_prox", "local_steps", "retain_prox", "uniform", "topology")
+
+
+def _scenario_config(cfg: Mapping[str, Any]):
+    """A shipped run config (the files ``wirelora run`` reads) with the recipe's overrides."""
+    from wirelora.experiments.runner import load_run_config
+
+    return load_run_config(cfg["config"], list(cfg["overrides"]))
+
+
+def _sweep_runs(config, names: Sequence[str], cfg: Mapping[str, Any], ctx: _Context) -> tuple[dict, dict]:
+    """({name: History}, {name: error}) for method names and ``arm:<arm>`` names, run once per settings
+    (cached in memory and on disk). A method that fails is reported, not hidden: it is left out of the runs
+    and its one-line error is returned (and saved with the figure's data)."""
+    from wirelora.correction.sweep import sweep
+    from wirelora.evaluation.history import History
+
+    key = json.dumps(_jsonable({"settings": cfg, "names": list(names)}), sort_keys=True)
+    if key in ctx.cache:
+        return ctx.cache[key]
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    work = ctx.work_dir / f"{config.name}-{digest}"
+    done = work / "done.json"
+    if done.is_file():
+        ctx.say(f"  reusing the runs in {work}")
+        record = json.loads(done.read_text())
+        runs = {n: History.load(work / n.replace(":", "-")) for n in record["ok"]}
+        failed = record["failed"]
+    else:
+        work.mkdir(parents=True, exist_ok=True)
+        (work / "settings.json").write_text(key + "\n")
+        runs, failed = {}, {}
+        for name in ctx.bar(names, desc=f"{config.name}: runs"):
+            methods, arms = ([], [name.split(":", 1)[1]]) if name.startswith("arm:") else ([name], [])
+            try:
+                runs.update(sweep(config, out_dir=work, methods=methods, arms=arms, progress=False))
+            except (ValueError, RuntimeError) as exc:  # DivergenceError is a RuntimeError
+                failed[name] = " ".join(f"{type(exc).__name__}: {exc}".split())
+                ctx.say(f"  {name} failed: {failed[name]}")
+        done.write_text(json.dumps({"ok": list(runs), "failed": failed}) + "\n")
+    ctx.cache[key] = (runs, failed)
+    return runs, failed
+
+
+def _leave_runs(cfg: Mapping[str, Any], ctx: _Context) -> dict:
+    config = _scenario_config(cfg)
+    if len(config.events) != 1 or config.events[0].join or not config.events[0].leave:
+        raise ValueError(f"config {cfg['config']!r}: the leave-only figures need exactly one leave event")
+    names = [*_PAPER_METHODS, "no_correction", *(f"arm:{a}" for a in _PAPER_ARMS if a != "full")]
+    runs, failed = _sweep_runs(config, names, cfg, ctx)
+    if failed:
+        raise RuntimeError(f"{config.name}: {'; '.join(f'{n}: {e}' for n, e in failed.items())}")
+    runs = dict(runs)
+    runs["arm:full"] = runs["proposed"]  # the proposed method is the full arm
+    return runs
+
+
+def window_curve(history, key: str) -> np.ndarray:
+    """[K + 1] values of a per-round number over the correction window: k = 0 right after the projection
+    (the post-event record), then after each correction round. NaN where it was not recorded."""
+    lo, hi = history.meta["correction"]["window"]
+    by_round = {r["round"]: r for r in history.rounds}
+    post = by_round[lo].get("post_event", {})
+    values = [post.get(key)] + [by_round[r].get(key) for r in range(lo, hi + 1) if r in by_round]
+    return np.array([np.nan if v is None else float(v) for v in values])
+
+
+def _event_loss(history, lambda_j: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """(rounds, L): L = retain loss + λ_j · join loss of the consensus model (join part 0 before a join)."""
+    rounds = history.series("round")
+    retain = history.series("retain_loss")
+    join_loss = np.nan_to_num(history.series("join_loss"), nan=0.0)
+    keep = ~np.isnan(retain)
+    return rounds[keep], (retain + lambda_j * join_loss)[keep]
+
+
+def _compute_fig3(cfg: Mapping[str, Any], ctx: _Context) -> dict:
+    runs = _leave_runs(cfg, ctx)
+    names = [*_PAPER_METHODS, "no_correction"]
+    return {
+        "event_gap": {n: window_curve(runs[n], "event_gap") for n in names},
+        "forget_gap": {n: window_curve(runs[n], "forget_gap") for n in names},
+    }
+
+
+def _draw_fig3(data: Mapping[str, Any]):
+    from wirelora.evaluation import plots
+
+    return plots.fig3(data["event_gap"])
+
+
+def _compute_fig5(cfg: Mapping[str, Any], ctx: _Context) -> dict:
+    runs = _leave_runs(cfg, ctx)
+    names = [*_PAPER_METHODS, "no_correction"]
+    oracle = runs["proposed"].series("oracle_retain_loss")
+    return {
+        "retain_loss": {n: window_curve(runs[n], "retain_loss") for n in names},
+        "oracle_retain_loss": float(np.nanmean(oracle)),
+    }
+
+
+def _draw_fig5(data: Mapping[str, Any]):
+    from wirelora.evaluation import plots
+
+    fig = plots.fig5(data["retain_loss"])
+    ax = fig.axes[0]
+    ax.axhline(
+        data["oracle_retain_loss"], color="black", linestyle="--", linewidth=1.0, label="oracle (retrained)"
+    )
+    ax.legend(fontsize=8, frameon=False, ncols=2)
+    return fig
+
+
+def _compute_fig6(cfg: Mapping[str, Any], ctx: _Context) -> dict:
+    runs = _leave_runs(cfg, ctx)
+    arms = [*_PAPER_ARMS, "no_correction"]
+    return {
+        "event_gap": {
+            a: window_curve(runs[a if a == "no_correction" else f"arm:{a}"], "event_gap") for a in arms
+        }
+    }
+
+
+def _draw_fig6(data: Mapping[str, Any]):
+    from wirelora.evaluation import plots
+
+    return plots.fig6(data["event_gap"])
+
+
+def _pareto_front(points: Mapping[str, Sequence[float]]) -> list[str]:
+    """Names whose (cost, gap) no other point beats in both, in cost order."""
+    order = sorted(points, key=lambda n: (points[n][0], points[n][1]))
+    front, best = [], np.inf
+    for n in order:
+        if points[n][1] < best:
+            front.append(n)
+            best = points[n][1]
+    return front
+
+
+def _compute_fig7(cfg: Mapping[str, Any], ctx: _Context) -> dict:
+    runs = _leave_runs(cfg, ctx)
+    points = {}
+    for a in _PAPER_ARMS:
+        s = runs[f"arm:{a}"].meta["correction"]
+        points[a] = [s["norm_total"], s["final_event_gap"]]
+    return {"points": points, "front": _pareto_front(points)}
+
+
+def _draw_fig7(data: Mapping[str, Any]):
+    from wirelora.evaluation import plots
+
+    return plots.fig7(data["points"], front=data["front"])
+
+
+def _compute_fig8(cfg: Mapping[str, Any], ctx: _Context) -> dict:
+    from wirelora.evaluation.metrics import relative_improvement
+
+    runs = _leave_runs(cfg, ctx)
+    # RI on the event objective L = retain (+ join) loss: the gap crosses 0, where a ratio means nothing
+    uniform = window_curve(runs["arm:uniform"], "retain_loss")
+    ri = {
+        a: relative_improvement(uniform, window_curve(runs[f"arm:{a}"], "retain_loss"))
+        for a in _PAPER_ARMS
+        if a != "uniform"
+    }
+    return {"ri": ri}
+
+
+def _draw_fig8(data: Mapping[str, Any]):
+    from wirelora.evaluation import plots
+
+    return plots.fig8(data["ri"])
+
+
+# Table III of the paper (K = 60): final gap, RI (%), NormComm, NormTotal; None where it gives none.
+_PAPER_TABLE3 = {
+    "full": (0.39, 6.3, 0.58, 0.83),
+    "local_steps": (None, 4.7, None, None),
+    "retain_prox": (None, 1.7, None, None),
+    "ls_prox": (None, 1.5, None, None),
+    "uniform": (None, 0.0, 1.0, 1.0),
+    "topology": (None, -3.1, 1.17, None),
+    "no_correction": (None, -20.2, None, None),
+}
+
+
+def _compute_table3(cfg: Mapping[str, Any], ctx: _Context) -> dict:
+    from wirelora.correction.sweep import table
+
+    runs = _leave_runs(cfg, ctx)
+    names = {a: ("no_correction" if a == "no_correction" else f"arm:{a}") for a in _PAPER_TABLE3}
+    rows = {r["name"]: r for r in table({n: runs[n] for n in names.values()})}
+    out = {}
+    for arm, name in names.items():
+        r = rows[name]
+        out[arm] = {
+            k: r[k]
+            for k in (
+                "final_gap",
+                "ri",
+                "norm_comm",
+                "norm_total",
+                "stored_bytes",
+                "forget_gap",
+                "contribution_residual",
+            )
+        }
+    return {"rows": out, "paper": {a: list(v) for a, v in _PAPER_TABLE3.items()}}
+
+
+def _draw_table3(data: Mapping[str, Any]):
+    from wirelora.evaluation.plots import label
+
+    header = [
+        "arm",
+        "final gap",
+        "RI (%)",
+        "NormComm",
+        "NormTotal",
+        "forget gap",
+        "paper: gap",
+        "paper: RI (%)",
+        "paper: NormComm",
+        "paper: NormTotal",
+    ]
+    rows = []
+    for arm, r in data["rows"].items():
+        rows.append(
+            [
+                label(arm),
+                r["final_gap"],
+                r["ri"],
+                r["norm_comm"],
+                r["norm_total"],
+                r["forget_gap"],
+                *data["paper"][arm],
+            ]
+        )
+    return header, rows
+
+
+def _compute_fig4(cfg: Mapping[str, Any], ctx: _Context) -> dict:
+    from wirelora.evaluation.metrics import relative_improvement
+
+    config = _scenario_config(cfg)
+    events = [{"round": e.round, "leave": list(e.leave), "join": list(e.join)} for e in config.events]
+    names = [*_PAPER_METHODS, "arm:uniform"]
+    runs, failed = _sweep_runs(config, names, cfg, ctx)
+    if "arm:uniform" not in runs:
+        raise RuntimeError(f"fig4: the uniform arm failed: {failed['arm:uniform']}")
+    steps, uniform = _event_loss(runs["arm:uniform"])
+    ri = {}
+    for n in (m for m in _PAPER_METHODS if m in runs):
+        s, loss = _event_loss(runs[n])
+        if not np.array_equal(s, steps):
+            raise ValueError(f"fig4: {n} was evaluated at other rounds than the uniform arm")
+        ri[n] = relative_improvement(uniform, loss)
+    stored = {n: runs[n].meta["correction"].get("stored_bytes_per_device", 0.0) for n in ri}
+    return {
+        "steps": steps,
+        "ri": ri,
+        "events": _event_marks(events),
+        "stored_bytes_per_device": stored,
+        "final_ri": {n: float(v[-1]) for n, v in ri.items()},
+        "failed": failed,
+    }
+
+
+def _draw_fig4(data: Mapping[str, Any]):
+    from wirelora.evaluation import plots
+
+    fig = plots.fig4(data["ri"], steps=data["steps"], events=data["events"])
+    if data.get("failed"):  # say which methods are missing and why, on the figure itself
+        text = "not shown (run failed): " + ", ".join(plots.label(n) for n in data["failed"])
+        fig.axes[0].text(0.01, 0.01, text, transform=fig.axes[0].transAxes, fontsize=7, color="tab:red")
+    return fig
 
 
 # --- alloc and pareto: the convex allocator on one generated D2D scenario -----------------------------------
@@ -513,36 +798,20 @@ def _event_marks(events: Sequence[Mapping[str, Any]]) -> list[list]:
 
 
 def _compute_join(cfg: Mapping[str, Any], ctx: _Context) -> dict:
-    """Two runs with the same join events: the joiner trains its own new block (orthogonal extension, block
-    ownership) vs every device trains every block (shared: the joiner's updates land on everyone's blocks)."""
+    """The same joins run twice: the joiner trains its own new block (the orthogonal extension, block
+    ownership) vs every device trains every block (shared: the joiner's updates land on every block)."""
     from wirelora.learning.trainer import run
 
-    events = [{"round": r, "join": [d]} for r, d in zip(cfg["join_rounds"], cfg["joiners"])]
-    base = {
-        "name": "join",
-        "seed": cfg["seed"],
-        "model": {"name": cfg["model"]},
-        "task": {
-            "kind": cfg["task"],
-            "num_devices": cfg["initial_devices"] + len(cfg["joiners"]),
-            "initial_devices": cfg["initial_devices"],
-        },
-        "trainer": {
-            "rounds": cfg["rounds"],
-            "eval_every": cfg["eval_every"],
-            "join_warm_steps": cfg["warm_steps"],
-        },
-        "events": events,
-    }
     out: dict[str, Any] = {"join_loss": {}, "retain_loss": {}}
-    for arm, ownership in ctx.bar([("orthogonal", "block"), ("shared", "shared")], desc="join: arms"):
-        raw = {**base, "trainer": {**base["trainer"], "ownership": ownership}}
-        history = run(_run_config(raw), progress=False)
+    for arm, extra in ctx.bar(list(cfg["arms"].items()), desc="join: arms"):
+        config = _scenario_config({"config": cfg["config"], "overrides": [*cfg["overrides"], *extra]})
+        history = run(config, progress=False)
         rounds, join_loss = _evaluated(history, "join_loss")
         _, retain_loss = _evaluated(history, "retain_loss")
         out["rounds"] = rounds
         out["join_loss"][arm] = join_loss
         out["retain_loss"][arm] = retain_loss
+    events = [{"round": e.round, "leave": list(e.leave), "join": list(e.join)} for e in config.events]
     out["events"] = _event_marks(events)
     return out
 
@@ -576,20 +845,64 @@ _REGIMES_FULL = {
     "num_devices": 6,
     "seed": 0,
 }
+_JOIN_ARMS = {"orthogonal": ["trainer.ownership=block"], "shared": ["trainer.ownership=shared"]}
 _JOIN_FULL = {
-    "model": "tiny-lm",
-    "task": "facts",
-    "seed": 0,
-    "initial_devices": 6,
-    "joiners": ["d6", "d7"],
-    "join_rounds": [100, 200],
-    "rounds": 300,
-    "eval_every": 5,
-    "warm_steps": 5,
-}
+    "config": "leave-only",
+    "overrides": ["trainer.rounds=200", "task.num_devices=8", "oracle.enabled=false",
+                  "events=[{round: 60, join: [d6]}, {round: 120, join: [d7]}]"],
+    "arms": _JOIN_ARMS,
+}  # fmt: skip
+_JOIN_QUICK = {
+    "config": "leave-only",
+    "overrides": ["trainer.rounds=40", "task.num_devices=7", "oracle.enabled=false",
+                  "events=[{round: 20, join: [d6]}]"],
+    "arms": _JOIN_ARMS,
+}  # fmt: skip
+
+# Shipped configs (wirelora/experiments/configs/) with overrides: quick shortens every phase, same code path.
+_LEAVE_FULL = {"config": "leave-only", "overrides": []}
+_LEAVE_QUICK = {
+    "config": "leave-only",
+    "overrides": ["trainer.rounds=32", "events=[{round: 20, leave: [d0]}]", "correction.rounds=12",
+                  "oracle.rounds=20"],
+}  # fmt: skip
+# The paper's 1000-round run is tens of minutes per method on 2 cores; the full setting keeps its four events
+# and their order at 0.4 x the length.
+_LONG_FULL = {
+    "config": "long-run",
+    "overrides": ["trainer.rounds=400", "correction.rounds=40",
+                  "events=[{round: 80, leave: [d0]}, {round: 120, join: [d6]}, {round: 200, leave: [d1]},"
+                  " {round: 280, join: [d7]}]"],
+}  # fmt: skip
+_LONG_QUICK = {
+    "config": "long-run",
+    "overrides": ["trainer.rounds=60", "correction.rounds=6", "oracle.rounds=20",
+                  "events=[{round: 12, leave: [d0]}, {round: 24, join: [d6]}, {round: 36, leave: [d1]},"
+                  " {round: 48, join: [d7]}]"],
+}  # fmt: skip
+
+
+def _leave_recipe(compute, draw, doc: str, *, is_table: bool = False) -> _Recipe:
+    return _Recipe(compute, draw, full=_LEAVE_FULL, quick=_LEAVE_QUICK, doc=doc, is_table=is_table)
+
 
 # target -> recipe, in the order `reproduce all` runs them
 TARGETS: dict[str, _Recipe] = {
+    "fig3": _leave_recipe(_compute_fig3, _draw_fig3, "Fig. 3: event gap vs correction round after a leave"),
+    "fig4": _Recipe(
+        _compute_fig4,
+        _draw_fig4,
+        full=_LONG_FULL,
+        quick=_LONG_QUICK,
+        doc="Fig. 4: RI vs uniform over a long run with joins and leaves",
+    ),
+    "fig5": _leave_recipe(_compute_fig5, _draw_fig5, "Fig. 5: retain loss vs correction round"),
+    "fig6": _leave_recipe(_compute_fig6, _draw_fig6, "Fig. 6: event gap of the ablation arms"),
+    "fig7": _leave_recipe(_compute_fig7, _draw_fig7, "Fig. 7: final gap vs normalised cost per arm"),
+    "fig8": _leave_recipe(_compute_fig8, _draw_fig8, "Fig. 8: RI of each arm vs the uniform arm"),
+    "table3": _leave_recipe(
+        _compute_table3, _draw_table3, "Table III: gap, RI and costs per arm", is_table=True
+    ),
     "alloc": _Recipe(
         _compute_alloc,
         _draw_alloc,
@@ -611,18 +924,18 @@ TARGETS: dict[str, _Recipe] = {
         full={"width": 256, "num_devices": 6, "ranks": [1, 2, 4, 8, 16, 32], "trials": 20},
         quick={"width": 64, "num_devices": 6, "ranks": [1, 2, 4, 8], "trials": 3},
     ),
-    "join": _Recipe(
-        _compute_join,
-        _draw_join,
-        doc="join-data and retain loss around joins, orthogonal vs shared block",
-        full=_JOIN_FULL,
-        quick={**_JOIN_FULL, "joiners": ["d6"], "join_rounds": [30], "rounds": 60, "eval_every": 5},
-    ),
     "regimes": _Recipe(
         _compute_regimes,
         _draw_regimes,
         doc="dominant residual and chosen action over spectral gap x heterogeneity",
         full=_REGIMES_FULL,
         quick={**_REGIMES_FULL, "spectral_gaps": [0.02, 0.1, 0.5], "heterogeneity": [0.0, 1.0, 10.0]},
+    ),
+    "join": _Recipe(
+        _compute_join,
+        _draw_join,
+        doc="join-data and retain loss around joins, orthogonal vs shared block",
+        full=_JOIN_FULL,
+        quick=_JOIN_QUICK,
     ),
 }
