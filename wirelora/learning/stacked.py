@@ -58,6 +58,7 @@ class StackedLoRA:
     def __init__(self, layers: Sequence[StackedLayer]):
         self.layers = list(layers)
         self._blocks: Mapping[str, torch.Tensor] | None = None
+        self._own: Mapping[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self._handles = [layer.module.register_forward_hook(self._hook(layer)) for layer in self.layers]
 
     def _hook(self, layer: StackedLayer):
@@ -71,20 +72,32 @@ class StackedLoRA:
             xs = x.reshape(rows, -1, x.shape[-1])  # [R, n, in]: row m = copy m's slice of the batch
             xa = xs @ layer.basis  # [R, n, S]
             delta = torch.bmm(xa, b.transpose(1, 2))  # [R, n, out]
+            own = self._own.get(layer.name)
+            if own is not None:
+                # row m's own columns as a separate (zero-valued) leaf: its gradient is the gradient of the
+                # row's own block, at the cost of r columns instead of all S
+                p, idx = own  # [R, out, r], [R, r]
+                xa_own = torch.gather(xa, 2, idx[:, None, :].expand(-1, xa.shape[1], -1))  # [R, n, r]
+                delta = delta + torch.bmm(xa_own, p.transpose(1, 2))
             return output + layer.scaling * delta.reshape(output.shape)
 
         return hook
 
     @contextmanager
-    def use(self, blocks: Mapping[str, torch.Tensor] | None) -> Iterator[None]:
+    def use(
+        self,
+        blocks: Mapping[str, torch.Tensor] | None,
+        own: Mapping[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
+    ) -> Iterator[None]:
         """Within the block, the model computes with these copies (``{layer: [R, out, S]}``; None = base
-        model)."""
-        previous = self._blocks
-        self._blocks = blocks
+        model). ``own``: {layer: (P [R, out, r], idx [R, r])}, zero-valued extra columns added at each row's
+        column indices ``idx`` — differentiate w.r.t. P to get each row's gradient on its own block only."""
+        previous = self._blocks, self._own
+        self._blocks, self._own = blocks, (own or {})
         try:
             yield
         finally:
-            self._blocks = previous
+            self._blocks, self._own = previous
 
     def remove(self) -> None:
         for h in self._handles:

@@ -363,14 +363,17 @@ class TrainerState:
         self.opt = self._fresh_opt(len(self.members))
 
     def _fresh_opt(self, rows: int) -> dict[str, dict[str, torch.Tensor]]:
-        return {
-            n: {
-                "m": torch.zeros(rows, self._out[n], self._width[n], device=self.device),
-                "v": torch.zeros(rows, self._out[n], self._width[n], device=self.device),
+        """Adam moments per layer: [rows, out, r] on the own block (block ownership) or [rows, out, S]."""
+        block = self.config.trainer.ownership == "block"
+        out = {}
+        for n in self.layer_names:
+            cols = self.adapter.rank(n) if block else self._width[n]
+            out[n] = {
+                "m": torch.zeros(rows, self._out[n], cols, device=self.device),
+                "v": torch.zeros(rows, self._out[n], cols, device=self.device),
                 "t": torch.zeros(rows, 1, 1, device=self.device),
             }
-            for n in self.layer_names
-        }
+        return out
 
     def _take_rows(self, keep: torch.Tensor) -> None:
         self.blocks = {n: b[keep] for n, b in self.blocks.items()}
@@ -393,6 +396,15 @@ class TrainerState:
             for d in members:
                 mask[:, 0, self.adapter.slot_columns(d, name)] = 1.0
         return mask
+
+    def own_index(self, name: str, members: Sequence[str] | None = None) -> torch.Tensor:
+        """[M, r] int64: the columns of each row's own block in layer ``name`` (its slot)."""
+        members = list(self.members if members is None else members)
+        r = self.adapter.rank(name)
+        starts = torch.as_tensor(
+            [self.adapter.slot_columns(d, name).start for d in members], device=self.device
+        )
+        return starts[:, None] + torch.arange(r, device=self.device)[None, :]
 
     def live_columns(self, name: str) -> int:
         """Columns that devices send for layer ``name``: the members' and any unprojected leaver's."""
@@ -547,25 +559,49 @@ class TrainerState:
         return Batch(x=x.to(self.device), y=y.to(self.device), devices=tuple(rows))
 
     def _grads(
-        self, blocks: dict[str, torch.Tensor], batch: Batch, active: Sequence[str], correction
+        self,
+        blocks: dict[str, torch.Tensor],
+        batch: Batch,
+        active: Sequence[str],
+        correction,
+        own_idx: Mapping[str, torch.Tensor] | None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Per-row loss [R] and gradients {active layer: [R, out, S]} (unmasked), vectorised or per device."""
+        """Per-row loss [R] and gradients of the active layers, vectorised or per device: on each row's own
+        block, {layer: [R, out, r]}, when ``own_idx`` ({layer: [R, r]}) is given (block ownership), else on
+        all columns, {layer: [R, out, S]} (unmasked)."""
         penalty = getattr(correction, "penalty", None)
-        if self.config.trainer.vectorised:
+        if not self.config.trainer.vectorised:
+            return self._grads_loop(blocks, batch, active, penalty, own_idx)
+        rows = len(batch.devices)
+        if own_idx is not None:
+            live = {n: b.detach() for n, b in blocks.items()}
+            own = {
+                n: (
+                    torch.zeros(
+                        rows, self._out[n], own_idx[n].shape[1], device=self.device, requires_grad=True
+                    ),
+                    own_idx[n],
+                )
+                for n in active
+            }
+            wrt = [own[n][0] for n in active]
+        else:
             live = {n: b.detach().requires_grad_(n in active) for n, b in blocks.items()}
-            logits = self.logits(live, batch.x)
-            loss = row_losses(logits, batch.y, len(batch.devices))
-            if penalty is not None:
-                extra = penalty(self, logits.reshape(len(batch.devices), -1, *logits.shape[1:]), batch)
-                if extra is not None:
-                    loss = loss + extra
-            grads = torch.autograd.grad(loss.sum(), [live[n] for n in active]) if active else []
-            return loss.detach(), dict(zip(active, grads))
-        return self._grads_loop(blocks, batch, active, penalty)
+            own = None
+            wrt = [live[n] for n in active]
+        with self.stacked.use(live, own):
+            logits = logits_of(self.model(fold(batch.x)))
+        loss = row_losses(logits, batch.y, rows)
+        if penalty is not None:
+            extra = penalty(self, logits.reshape(rows, -1, *logits.shape[1:]), batch)
+            if extra is not None:
+                loss = loss + extra
+        grads = torch.autograd.grad(loss.sum(), wrt) if active else []
+        return loss.detach(), dict(zip(active, grads))
 
-    def _grads_loop(self, blocks, batch, active, penalty):
+    def _grads_loop(self, blocks, batch, active, penalty, own_idx):
         """The reference: each device's model run on its own through peft's LoRA layers (lora_B = its
-        copy)."""
+        copy), its full gradient taken and, under block ownership, its own columns read off."""
         losses, grads = [], {n: [] for n in active}
         params = {n: self.adapter.lora_layer(n).lora_B["default"].weight for n in self.layer_names}
         saved = {n: p.detach().clone() for n, p in params.items()}
@@ -586,7 +622,7 @@ class TrainerState:
                 g = torch.autograd.grad(loss.sum(), [params[n] for n in active]) if active else []
                 losses.append(loss.detach())
                 for n, gn in zip(active, g):
-                    grads[n].append(gn)
+                    grads[n].append(gn if own_idx is None else gn[:, own_idx[n][m]])
         finally:
             _set_peft_enabled(self.layers, self._peft_layers, False)
             with torch.no_grad():
@@ -613,8 +649,10 @@ class TrainerState:
         tag: int = 0,
     ) -> float:
         """Each device (or only ``rows``) takes n_g steps of size η_g on group g, with the prox term;
-        returns the
-        mean local loss at the first step. Rows not listed are untouched."""
+        returns the mean local loss at the first step. Rows not listed are untouched.
+
+        Block ownership: only each row's own columns are differentiated and stepped (gather, step, scatter),
+        so the others are untouched bit for bit. Shared: all member columns, through a [R, 1, S] mask."""
         members = self.members
         rows = list(range(len(members))) if rows is None else list(rows)
         if not rows:
@@ -623,7 +661,9 @@ class TrainerState:
         sub = rows != list(range(len(members)))
         ridx = torch.as_tensor(rows, device=self.device)
         blocks = {n: (b[ridx] if sub else b) for n, b in self.blocks.items()}
-        masks = {n: self.ownership_mask(n, names) for n in self.layer_names}
+        block_mode = self.config.trainer.ownership == "block"
+        own_idx = {n: self.own_index(n, names) for n in self.layer_names} if block_mode else None
+        masks = None if block_mode else {n: self.ownership_mask(n, names) for n in self.layer_names}
         nmax = max(schedule.groups[g].local_steps for g in self.group_names)
         first = math.nan
         for k in range(nmax):
@@ -631,7 +671,7 @@ class TrainerState:
                 n for g in self.group_names if schedule.groups[g].local_steps > k for n in self.groups[g]
             ]
             batch = self._batch(names, round_index, k, tag)
-            loss, grads = self._grads(blocks, batch, active, correction)
+            loss, grads = self._grads(blocks, batch, active, correction, own_idx)
             self._check_losses(loss, names, round_index)
             if k == 0:
                 first = float(loss.mean())
@@ -641,16 +681,26 @@ class TrainerState:
                 if gs.local_steps <= k:
                     continue
                 for n in self.groups[g]:
-                    grad = grads[n]
+                    grad = grads[n]  # [R, out, r] (own block) or [R, out, S]
+                    cur = blocks[n]
+                    if block_mode:
+                        gidx = own_idx[n][:, None, :].expand(-1, cur.shape[1], -1)  # [R, out, r]
+                        cur = torch.gather(cur, 2, gidx)
                     if gs.prox > 0 and self.anchor is not None:
-                        w = 1.0 if self.prox_weight is None else self.prox_weight[n]
-                        if isinstance(w, torch.Tensor) and w.dim() == 3 and sub:
-                            w = w[ridx]
-                        grad = grad + gs.prox * w * (
-                            blocks[n] - self.anchor[n]
-                        )  # ∇ (λ/2)‖w^½(B − B_anchor)‖²
-                    grad = masks[n] * grad  # [R, out, S]: each device changes only the blocks it owns
-                    new[n] = blocks[n] - gs.step_size * self._direction(n, grad, ridx if sub else None)
+                        # ∇ (λ/2)‖w^½ (B − B_anchor)‖² = λ w (B − B_anchor)
+                        anchor = self.anchor[n].expand_as(blocks[n])
+                        w = None if self.prox_weight is None else self.prox_weight[n]
+                        if w is not None:
+                            w = w[ridx] if (w.dim() == 3 and sub) else w.expand_as(blocks[n])
+                        if block_mode:
+                            anchor = torch.gather(anchor, 2, gidx)
+                            w = None if w is None else torch.gather(w, 2, gidx)
+                        diff = cur - anchor
+                        grad = grad + gs.prox * (diff if w is None else w * diff)
+                    if not block_mode:
+                        grad = masks[n] * grad  # [R, out, S]: every member's columns, never a free slot
+                    step = cur - gs.step_size * self._direction(n, grad, ridx if sub else None)
+                    new[n] = blocks[n].scatter(2, gidx, step) if block_mode else step
             blocks = {n: b.detach() for n, b in new.items()}
         for n in self.layer_names:
             if sub:
@@ -662,8 +712,9 @@ class TrainerState:
         return first
 
     def _direction(self, name: str, grad: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
-        """The step direction from a masked gradient [R, out, S]: the gradient itself (sgd), or Adam's
-        bias-corrected m̂ / (√v̂ + ε) with per-device moments (zero where the gradient is masked: m = v = 0)."""
+        """The step direction from a gradient [R, out, r] (own block) or masked [R, out, S]: the gradient
+        itself (sgd), or Adam's bias-corrected m̂ / (√v̂ + ε) with per-device moments (which stay zero where a
+        gradient is masked)."""
         if self.config.trainer.optimizer == "sgd":
             return grad
         beta1, beta2, eps = 0.9, 0.999, 1e-8
