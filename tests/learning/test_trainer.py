@@ -240,6 +240,18 @@ def test_divergence_names_round_and_device():
         ({"events": [{"round": 2, "leave": ["d4"]}]}, "not a member"),
         ({"events": [{"round": 9, "leave": ["d0"]}]}, "past the last round"),
         ({"trainer.graph": "star"}, "trainer.graph"),
+        (
+            {"trainer.graph": "edges", "trainer.edges": [["d0", "d1"], ["d2", "d3"]]},
+            "round 0\\) is disconnected",
+        ),
+        # a path d0-d1-d2-d3 is cut when d1 leaves at round 2
+        (
+            {
+                "trainer.graph": "edges",
+                "trainer.edges": [["d0", "d1"], ["d1", "d2"], ["d2", "d3"], ["d3", "d4"]],
+            },
+            "round 2\\) is disconnected",
+        ),
     ],
 )
 def test_config_errors_are_one_line(override, message):
@@ -350,3 +362,10 @@ def test_minilm_topics_smoke():
     h = run(cfg, seed=0)
     assert h.rounds[2]["members"] == ["d1", "d2"] and h.rounds[2]["forget_acc"] is not None
     assert all(np.isfinite(r["train_loss"]) for r in h.rounds)
+
+
+def test_explicit_edges_graph():
+    edges = [["d0", "d1"], ["d0", "d2"], ["d2", "d3"], ["d3", "d0"], ["d3", "d4"]]
+    h = run(mlp_config(**{"trainer.graph": "edges", "trainer.edges": edges}), seed=0)
+    assert h.rounds[0]["schedule"]["mid"]["edges"] == [["d0", "d1"], ["d0", "d2"], ["d0", "d3"], ["d2", "d3"]]
+    assert h.rounds[5]["schedule"]["mid"]["edges"] == [["d0", "d2"], ["d0", "d3"], ["d2", "d3"], ["d3", "d4"]]

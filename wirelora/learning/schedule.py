@@ -9,8 +9,9 @@ unchanged.
 The default is :func:`uniform_schedule`: the same n, η, λ, γ, H for every group, from the trainer config,
 and a connected random graph of density ``density`` per group, redrawn every round (``graph: random``) or
 drawn once for the initial members (``graph: fixed``: the induced subgraph of that draw, plus joiners
-attached at random), or the complete graph / ring. Every draw is seeded from (seed, round, group) so that
-resume needs no RNG state.
+attached at random), the complete graph / ring, or ``graph: edges``: a fixed list of device-name pairs
+(induced on the current members; the trainer config checks that it stays connected through the events).
+Every draw is seeded from (seed, round, group) so that resume needs no RNG state.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from wirelora.network.topology import (
     ring_graph,
 )
 
-__all__ = ["GroupSchedule", "Schedule", "uniform_schedule", "GRAPH_KINDS", "graph_rng"]
+__all__ = ["GroupSchedule", "Schedule", "uniform_schedule", "edges_graph", "GRAPH_KINDS", "graph_rng"]
 
-GRAPH_KINDS = ("random", "fixed", "complete", "ring")
+GRAPH_KINDS = ("random", "fixed", "complete", "ring", "edges")
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,17 @@ class Schedule:
                 raise ValueError(f"schedule at round {round_index}: group {g!r} graph is disconnected")
 
 
+def edges_graph(members: Sequence[str], edges: Sequence[Sequence[str]]) -> np.ndarray:
+    """[M, M] adjacency of the device-name pairs ``edges`` among ``members`` (pairs with a non-member are
+    dropped: the induced subgraph)."""
+    pos = {d: i for i, d in enumerate(members)}
+    adj = np.zeros((len(members), len(members)), dtype=bool)
+    for a, b in edges:
+        if a in pos and b in pos and a != b:
+            adj[pos[a], pos[b]] = adj[pos[b], pos[a]] = True
+    return adj
+
+
 def graph_rng(seed: int, round_index: int, group_index: int) -> np.random.Generator:
     """The generator for one (round, group) graph draw: a pure function of its indices (resume needs no
     state)."""
@@ -168,9 +180,11 @@ def uniform_schedule(
     density: float,
     graph: str = "random",
     initial_members: Sequence[str] | None = None,
+    edges: Sequence[Sequence[str]] = (),
     seed: int,
 ) -> Schedule:
-    """The same settings for every group; one graph per group (see the module docstring for ``graph``)."""
+    """The same settings for every group; one graph per group (see the module docstring for ``graph``;
+    ``graph="edges"``: the given device-name pairs, induced on the members)."""
     if graph not in GRAPH_KINDS:
         raise ValueError(f"graph={graph!r}: must be one of {', '.join(GRAPH_KINDS)}")
     m = len(members)
@@ -180,6 +194,8 @@ def uniform_schedule(
             adj = random_connected_graph(m, density, rng=graph_rng(seed, round_index, gi))
         elif graph == "fixed":
             adj = _fixed_graph(members, initial_members or members, density, seed, gi)
+        elif graph == "edges":
+            adj = edges_graph(members, edges)
         elif graph == "complete":
             adj = complete_graph(m)
         else:

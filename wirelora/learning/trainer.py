@@ -70,8 +70,8 @@ from wirelora.config import (
 from wirelora.distributed.backend import Backend, InProcessBackend, payload_bits
 from wirelora.errors import DivergenceError
 from wirelora.evaluation.history import History
-from wirelora.learning.events import ChurnConfig, Event, sample_events, timeline
-from wirelora.learning.schedule import GRAPH_KINDS, Schedule, uniform_schedule
+from wirelora.learning.events import ChurnConfig, Event, members_at, sample_events, timeline
+from wirelora.learning.schedule import GRAPH_KINDS, Schedule, edges_graph, uniform_schedule
 from wirelora.learning.stacked import StackedLayer, StackedLoRA, fold, logits_of, row_accuracy, row_losses
 from wirelora.learning.tasks import Task, TaskConfig, build_task, event_sets
 from wirelora.network.topology import damped_mixing, metropolis_weights
@@ -132,6 +132,7 @@ class TrainerConfig:
         "adam"  # per-device local optimizer: sgd (B ← B − η g) or adam (moments stay on the device)
     )
     graph: str = "random"
+    edges: tuple[tuple[str, str], ...] = ()  # graph: edges — device-name pairs, e.g. [[d0, d1], [d1, d2]]
     mixing_rule: str = "mh"
     batch_size: int = 16
     ownership: str = "block"
@@ -221,6 +222,31 @@ class RunConfig:
         timeline(self.events, initial, pool, self.trainer.rounds)
         if self.churn.rate > 0 and self.events:
             raise ConfigError("churn.rate: give either an events list or a churn rate, not both")
+        if self.trainer.graph == "edges":
+            self._check_edges(pool, initial)
+        else:
+            require(
+                not self.trainer.edges,
+                "trainer.edges",
+                list(self.trainer.edges),
+                "needs trainer.graph: edges",
+            )
+
+    def _check_edges(self, pool: list[str], initial: list[str]) -> None:
+        """The requested graph must connect the members in every round (events change who is there)."""
+        from wirelora.network.topology import is_connected
+
+        bad = [e for e in self.trainer.edges if len(e) != 2 or e[0] not in pool or e[1] not in pool]
+        require(
+            not bad, "trainer.edges", bad[0] if bad else None, f"pairs of task devices {pool[0]}..{pool[-1]}"
+        )
+        starts = [0, *sorted(e.round for e in self.events)]
+        for r in starts:
+            members = members_at(self.events, initial, r)
+            if not is_connected(edges_graph(members, self.trainer.edges)):
+                raise ConfigError(
+                    f"trainer.edges: the graph over the members {members} (round {r}) is disconnected"
+                )
 
 
 # ------------------------------------------------------------------------------------------------ hooks
@@ -837,6 +863,7 @@ class TrainerState:
             density=tc.density,
             graph=tc.graph,
             initial_members=self.task.initial,
+            edges=tc.edges,
             seed=self.seed,
         )
 
