@@ -43,13 +43,14 @@ def instance(num_links: int, seed: int):
     return q, draw
 
 
-def timed(fn, repeat=1):
+def timed(fn, repeat=1, *, best=False):
+    """(result, median wall time), or with best=True the fastest repeat (robust to a shared machine)."""
     times, out = [], None
     for _ in range(repeat):
         t0 = time.perf_counter()
         out = fn()
         times.append(time.perf_counter() - t0)
-    return out, float(np.median(times))
+    return out, float(np.min(times) if best else np.median(times))
 
 
 def bench(num_links: int, seed: int, slsqp_max_links: int) -> dict:
@@ -66,7 +67,12 @@ def bench(num_links: int, seed: int, slsqp_max_links: int) -> dict:
         ref, t_ref = timed(
             lambda kw=kw, objective=objective: allocate(q, a2, TOTAL_HZ, objective=objective, **kw), repeat=5
         )
-        res = {"reference_s": t_ref, "reference_value": ref.objective_value}
+        _, t_ref_best = timed(
+            lambda kw=kw, objective=objective: allocate(q, a2, TOTAL_HZ, objective=objective, **kw),
+            repeat=20,
+            best=True,
+        )
+        res = {"reference_s": t_ref, "reference_best_s": t_ref_best, "reference_value": ref.objective_value}
         solver = None
         try:
             # first solve: a fresh allocator (builds and compiles the DPP problem), median of 3
