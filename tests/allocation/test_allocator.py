@@ -213,3 +213,14 @@ def test_closed_form_with_budget_or_energy_cap_matches_cvxpy(seed):
             assert exact.edge_cost.sum() <= budget.total_cost * (1 + 1e-9)
         else:
             assert exact.energy_j.sum() <= energy_cap * (1 + 1e-9)
+
+
+def test_minmax_with_a_binding_per_link_cap():
+    # link 2 (16 Mbit) capped below the common finish time: it must finish early, the others later
+    free = allocate(WORKED_Q, WORKED_A, 1e6)
+    caps = np.array([1e9, 1e9, 0.9 * free.round_latency_s])
+    exact = allocate(WORKED_Q, WORKED_A, 1e6, latency_cap_s=caps)
+    solved = allocate(WORKED_Q, WORKED_A, 1e6, latency_cap_s=caps, method="cvxpy")
+    assert exact.link_latency_s[2] <= caps[2] * (1 + 1e-9)
+    assert exact.round_latency_s > free.round_latency_s
+    assert solved.round_latency_s == pytest.approx(exact.round_latency_s, rel=1e-6)
