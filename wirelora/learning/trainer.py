@@ -1099,6 +1099,8 @@ def run(
     if resume and ck_path is not None and ck_path.is_file():
         start, history = _load_checkpoint(ck_path, state, correction)
 
+    if stop_after is not None and start > stop_after:
+        return history  # already past the requested stop (a resumed, later checkpoint)
     bar = None
     if progress:
         from tqdm.auto import tqdm
