@@ -339,6 +339,7 @@ class BandwidthAllocator:
         self.solver_opts = dict(solver_opts or {})
         self.flags = (bool(latency_cap), bool(energy_cap), bool(budget))
         self._programs: dict[int, _Program] = {}
+        self.last_attempts = 0  # Clarabel settings the last solve needed (see _CLARABEL_RETRIES)
         # build the all-entries-used problem now, so that construction errors surface here
         self.problem = self._program(int(np.prod(shape))).problem
 
@@ -349,19 +350,18 @@ class BandwidthAllocator:
 
         attempts = [self.solver_opts] if self.solver_opts else [{**o} for o in _CLARABEL_RETRIES]
         status = "not solved"
-        for opts in attempts:
+        for count, opts in enumerate(attempts, start=1):
+            self.last_attempts = count
             try:
-                with (
-                    warnings.catch_warnings()
-                ):  # cvxpy warns on inaccurate solutions; the status check decides
+                # cvxpy warns on inaccurate solutions; the status check below decides
+                with warnings.catch_warnings():
                     warnings.simplefilter("ignore", UserWarning)
                     problem.solve(solver=self.solver, **opts)
                 status = problem.status
-            except cp.error.SolverError as exc:
-                status = f"solver failed ({' '.join(str(exc).split())[:80]})"
+            except cp.error.SolverError:  # Clarabel gave up (numerical trouble): cvxpy raises, no status
+                status = "solver_error"
             if status in (cp.OPTIMAL, cp.INFEASIBLE):
                 break
-        self.last_attempts = attempts.index(opts) + 1
         return status
 
     def _program(self, n: int) -> _Program:
@@ -443,7 +443,11 @@ class BandwidthAllocator:
                 f"(solver status {status})"
             )
         if status != cp.OPTIMAL:
-            raise SolverError(f"solver status {status!r} (only 'optimal' is accepted)")
+            raise SolverError(
+                f"solver status {status!r} after {self.last_attempts} Clarabel setting(s) (only 'optimal' is "
+                f"accepted); without both a budget and an energy cap, allocate(method='auto') solves this in "
+                f"closed form"
+            )
         b = np.zeros_like(req.q)
         b[used] = s * np.maximum(prog.z.value, 0.0)
         return evaluate(b, req, method="cvxpy", solve_time_s=time.perf_counter() - t0)
