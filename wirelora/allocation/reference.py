@@ -151,7 +151,9 @@ def weighted_latency(payload_bits, link_snr_hz, total_bandwidth_hz, weights, *, 
         cap = np.broadcast_to(np.asarray(latency_cap_s, dtype=float), q.shape)[used]
         x_min = min_bandwidth_hz(qu / cap, au) / au
         if not np.all(np.isfinite(x_min)) or np.sum(au * x_min) > total:
-            raise InfeasibleError("latency_cap_s: infeasible (check with check_feasible for the link)")
+            raise InfeasibleError(
+                "latency_cap_s: a link cannot meet its cap, or the caps need more than total_bandwidth_hz"
+            )
     x = _weighted_x(qu, au, wu, total, x_min)
     b = np.zeros_like(q)
     b[used] = au * x * (total / np.sum(au * x))
