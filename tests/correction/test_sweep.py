@@ -100,3 +100,22 @@ def test_finished_run_reloads_and_run_cli(results, tmp_path):
     )
     again = run_method(cfg, out_dir=out / "naive")  # finished: reloaded, not rerun
     assert again.meta["correction"]["final_event_gap"] == hists["naive"].meta["correction"]["final_event_gap"]
+
+
+@pytest.mark.parametrize("method", ["federaser_d2d"])
+def test_leave_then_join_runs_segment_by_segment(method, tmp_path):
+    from wirelora.correction.sweep import run_method
+    from wirelora.learning.trainer import RunConfig
+
+    raw = {
+        **RAW,
+        "task": {**RAW["task"], "num_devices": 5},
+        "trainer": {**RAW["trainer"], "rounds": 10},
+        "events": [{"round": 4, "leave": ["d0"]}, {"round": 7, "join": ["d4"]}],
+        "correction": {**RAW["correction"], "rounds": 2, "method": method},
+    }
+    h = run_method(from_dict(RunConfig, raw), out_dir=tmp_path)
+    by_round = {r["round"]: r for r in h.rounds}
+    assert "post_event" in by_round[4] and "post_event" in by_round[7]
+    assert by_round[7]["members"] == ["d1", "d2", "d3", "d4"]
+    assert by_round[5]["contribution_residual"] < 1e-6  # d0's block stays removed after both events

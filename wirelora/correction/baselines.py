@@ -323,7 +323,7 @@ class CorrectionMethod:
             self._ewc(state, event)
         elif self.kind == "influence_d2d":
             self._influence(state)
-        elif self.kind == "federaser_d2d":
+        elif self.kind == "federaser_d2d" and event.leave:  # an unlearning method: nothing to undo at a join
             self._federaser(state, event)
 
     def _retrain(self, state) -> None:
