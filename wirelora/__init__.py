@@ -50,6 +50,8 @@ _LAZY = {
     "run_method": "wirelora.correction.sweep",
     "sweep": "wirelora.correction.sweep",
     "metrics": "wirelora.evaluation.metrics",
+    "plots": "wirelora.evaluation.plots",
+    "reproduce": "wirelora.experiments.paper",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])

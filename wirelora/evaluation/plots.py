@@ -90,6 +90,7 @@ _COLORS = {
 }
 
 _FIGSIZE = (6.0, 3.8)
+_FIGSIZE_CURVES = (7.6, 3.8)  # room for a legend right of the axes: many curves cross every corner
 _FIGSIZE_PAIR = (11.0, 3.8)
 
 
@@ -155,6 +156,10 @@ def _mark_events(ax: Axes, events: Sequence[Sequence]) -> None:
         )
 
 
+def _legend_outside(ax: Axes) -> None:
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+
+
 def _legend(ax: Axes, **kwargs) -> None:
     kwargs.setdefault("fontsize", 8)
     kwargs.setdefault("frameon", False)
@@ -167,13 +172,13 @@ def fig3(gap_by_method: Mapping[str, Sequence[float]], *, ax: Axes | None = None
     gap_by_method : {method: [K + 1]} — the gap at k = 0..K (k = 0 is right after the projection). The oracle
     (``retrain``) is drawn dashed when present.
     """
-    fig, ax = _axes(ax)
+    fig, ax = _axes(ax, figsize=_FIGSIZE_CURVES)
     _curves(ax, gap_by_method)
     ax.axhline(0.0, color="black", linestyle="--", linewidth=0.8, zorder=0, label="oracle (gap 0)")
     ax.set_xlabel("correction round k after the leave")
     ax.set_ylabel(r"event gap $E_{FU}(k)$ (nats)")
     ax.set_title("Fig. 3 — event gap after a leave")
-    _legend(ax, ncols=2)
+    _legend_outside(ax)
     return fig
 
 
@@ -188,14 +193,14 @@ def fig4(
 
     ri_by_method : {method: [T]} in percent; steps : [T] round index of each value; events : [(round, text)].
     """
-    fig, ax = _axes(ax)
+    fig, ax = _axes(ax, figsize=_FIGSIZE_CURVES)
     _curves(ax, ri_by_method, steps)
     ax.axhline(0.0, color="0.6", linewidth=0.8, zorder=0)
     _mark_events(ax, events)
     ax.set_xlabel("training round")
     ax.set_ylabel("RI vs uniform (%)")
     ax.set_title("Fig. 4 — relative improvement over a run with joins and leaves")
-    _legend(ax, ncols=2)
+    _legend_outside(ax)
     return fig
 
 
@@ -204,24 +209,24 @@ def fig5(retain_loss_by_method: Mapping[str, Sequence[float]], *, ax: Axes | Non
 
     retain_loss_by_method : {method: [K + 1]}.
     """
-    fig, ax = _axes(ax)
+    fig, ax = _axes(ax, figsize=_FIGSIZE_CURVES)
     _curves(ax, retain_loss_by_method)
     ax.set_xlabel("correction round k after the leave")
     ax.set_ylabel("retain loss (nats)")
     ax.set_title("Fig. 5 — retain loss after a leave")
-    _legend(ax, ncols=2)
+    _legend_outside(ax)
     return fig
 
 
 def fig6(gap_by_arm: Mapping[str, Sequence[float]], *, ax: Axes | None = None) -> Figure:
     """Fig. 6: event gap E_FU(k) vs k for the ablation arms. gap_by_arm : {arm: [K + 1]}."""
-    fig, ax = _axes(ax)
+    fig, ax = _axes(ax, figsize=_FIGSIZE_CURVES)
     _curves(ax, gap_by_arm)
     ax.axhline(0.0, color="black", linestyle="--", linewidth=0.8, zorder=0, label="oracle (gap 0)")
     ax.set_xlabel("correction round k after the leave")
     ax.set_ylabel(r"event gap $E_{FU}(k)$ (nats)")
     ax.set_title("Fig. 6 — ablation arms")
-    _legend(ax, ncols=2)
+    _legend_outside(ax)
     return fig
 
 
@@ -277,13 +282,13 @@ def fig7(
 
 def fig8(ri_by_arm: Mapping[str, Sequence[float]], *, ax: Axes | None = None) -> Figure:
     """Fig. 8: RI(k) of each arm vs the uniform arm, in percent. ri_by_arm : {arm: [K + 1]}."""
-    fig, ax = _axes(ax)
+    fig, ax = _axes(ax, figsize=_FIGSIZE_CURVES)
     _curves(ax, ri_by_arm)
     ax.axhline(0.0, color="0.6", linewidth=0.8, zorder=0)
     ax.set_xlabel("correction round k after the leave")
     ax.set_ylabel("RI vs uniform (%)")
     ax.set_title("Fig. 8 — relative improvement of each arm")
-    _legend(ax, ncols=2)
+    _legend_outside(ax)
     return fig
 
 
