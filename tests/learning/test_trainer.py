@@ -206,8 +206,19 @@ def test_joiner_block_trains_and_spreads():
     assert float(st.blocks[n][:row, :, cols].abs().sum()) > 0  # gossip carried it
 
 
-def test_vectorised_equals_per_device_loop():
-    cfg = mlp_config(**{"trainer.local_steps": 2, "trainer.prox": 0.1})
+@pytest.mark.parametrize(
+    "over",
+    [
+        {"trainer.local_steps": 2, "trainer.prox": 0.1},  # block ownership, Adam, prox after the events
+        {
+            "trainer.ownership": "shared",
+            "trainer.optimizer": "sgd",
+            "trainer.step_size": 0.5,
+        },
+    ],
+)
+def test_vectorised_equals_per_device_loop(over):
+    cfg = mlp_config(**over)
     a = run(cfg, seed=3)
     b = run(dataclasses.replace(cfg, trainer=dataclasses.replace(cfg.trainer, vectorised=False)), seed=3)
     assert_histories_close(a, b, atol=1e-5)
@@ -369,3 +380,12 @@ def test_explicit_edges_graph():
     h = run(mlp_config(**{"trainer.graph": "edges", "trainer.edges": edges}), seed=0)
     assert h.rounds[0]["schedule"]["mid"]["edges"] == [["d0", "d1"], ["d0", "d2"], ["d0", "d3"], ["d2", "d3"]]
     assert h.rounds[5]["schedule"]["mid"]["edges"] == [["d0", "d2"], ["d0", "d3"], ["d2", "d3"], ["d3", "d4"]]
+
+
+def test_sampled_churn_run():
+    cfg = mlp_config(**{"events": [], "churn": {"rate": 0.5, "min_members": 2}, "trainer.rounds": 8})
+    h = run(cfg, seed=2)
+    events = [r["event"] for r in h.rounds if r["event"]]
+    assert events  # rate 0.5 over rounds 1..7
+    assert h.meta["events"] and all(len(r["members"]) >= 2 for r in h.rounds)
+    assert strip(h) == strip(run(cfg, seed=2))
