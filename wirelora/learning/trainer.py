@@ -280,9 +280,7 @@ def _resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _set_peft_enabled(
-    layers: Sequence[StackedLayer], peft_layers: Sequence[torch.nn.Module], on: bool
-) -> None:
+def _set_peft_enabled(peft_layers: Sequence[torch.nn.Module], on: bool) -> None:
     # Toggle peft's own LoRA term without peft's enable_adapters(), which would also make lora_A trainable.
     for layer in peft_layers:
         layer._disable_adapters = not on
@@ -306,7 +304,6 @@ class TrainerState:
         self.seed = int(seed)
         tc = config.trainer
         self.device = _resolve_device(tc.device)
-        torch.manual_seed(self.seed)
         model, card = build_model(config.model.name, seed=self.seed)
         self.card = card
         if card.kind == "encoder":
@@ -353,7 +350,7 @@ class TrainerState:
             for n in self.adapter.module_names
         ]
         self._peft_layers = [self.adapter.lora_layer(n) for n in self.adapter.module_names]
-        _set_peft_enabled(self.layers, self._peft_layers, False)
+        _set_peft_enabled(self._peft_layers, False)
         self.stacked = StackedLoRA(self.layers)
         self.layer_names = [layer.name for layer in self.layers]
         self._out = {layer.name: layer.out_features for layer in self.layers}
@@ -367,10 +364,8 @@ class TrainerState:
 
         self.members: list[str] = []
         self.ghosts: list[str] = []  # leavers whose blocks were not projected out (Naive Remove)
-        self.blocks: dict[str, torch.Tensor] = {
-            n: torch.zeros(0, self._out[n], self._width[n], device=self.device) for n in self.layer_names
-        }
-        self.opt: dict[str, dict[str, torch.Tensor]] = {}  # Adam moments per layer: m, v [M, out, S], t [M]
+        self.blocks: dict[str, torch.Tensor] = {}
+        self.opt: dict[str, dict[str, torch.Tensor]] = {}  # Adam moments per layer (see _fresh_opt)
         self.anchor: dict[str, torch.Tensor] | None = None
         self.prox_weight: dict[str, torch.Tensor] | None = None
         self.sets: dict[str, tuple[str, ...]] = {"retain": (), "join": (), "forget": ()}
@@ -434,7 +429,7 @@ class TrainerState:
 
     def live_columns(self, name: str) -> int:
         """Columns that devices send for layer ``name``: the members' and any unprojected leaver's."""
-        return sum(self.adapter.rank(name) for _ in [*self.members, *self.ghosts])
+        return self.adapter.rank(name) * (len(self.members) + len(self.ghosts))
 
     def payload_bits(self, group: str) -> int:
         names = self.groups[group]
@@ -631,7 +626,7 @@ class TrainerState:
         losses, grads = [], {n: [] for n in active}
         params = {n: self.adapter.lora_layer(n).lora_B["default"].weight for n in self.layer_names}
         saved = {n: p.detach().clone() for n, p in params.items()}
-        _set_peft_enabled(self.layers, self._peft_layers, True)
+        _set_peft_enabled(self._peft_layers, True)
         try:
             for m, d in enumerate(batch.devices):
                 with torch.no_grad():
@@ -650,7 +645,7 @@ class TrainerState:
                 for n, gn in zip(active, g):
                     grads[n].append(gn if own_idx is None else gn[:, own_idx[n][m]])
         finally:
-            _set_peft_enabled(self.layers, self._peft_layers, False)
+            _set_peft_enabled(self._peft_layers, False)
             with torch.no_grad():
                 for n, p in params.items():
                     p.copy_(saved[n])
