@@ -89,6 +89,8 @@ _COLORS = {
     "shared": "tab:blue",
 }
 
+_ACTION_COLORS = {"local": "tab:green", "prox": "tab:purple", "topology": "tab:cyan", "sync": "tab:orange",
+                  "none": "0.85"}  # fmt: skip
 _FIGSIZE = (6.0, 3.8)
 _FIGSIZE_CURVES = (7.6, 3.8)  # room for a legend right of the axes: many curves cross every corner
 _FIGSIZE_PAIR = (11.0, 3.8)
@@ -438,8 +440,9 @@ def regimes(
     codes = np.vectorize(names.index)(act)  # [ny, nx] category index per cell
     from matplotlib.colors import BoundaryNorm, ListedColormap
 
-    palette = ["tab:green", "tab:purple", "tab:cyan", "tab:orange", "tab:blue", "tab:gray", "tab:red"]
-    cmap = ListedColormap(palette[: len(names)])
+    # one colour per action in every regimes figure; unknown names take the spare colours in order
+    spare = iter(["tab:blue", "tab:red", "tab:brown", "tab:pink", "tab:olive"])
+    cmap = ListedColormap([_ACTION_COLORS.get(n) or next(spare) for n in names])
     norm = BoundaryNorm(np.arange(len(names) + 1) - 0.5, len(names))
     ax.imshow(codes, origin="lower", cmap=cmap, norm=norm, aspect="auto")
     if dominant is not None:
