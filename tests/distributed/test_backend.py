@@ -9,9 +9,13 @@ def test_mix_matches_numpy_reference(rng):
     adj = random_connected_graph(5, 0.5, rng=rng)
     w = metropolis_weights(adj)
     b = rng.standard_normal((5, 3, 4))
-    out = mix_blocks({"x": torch.as_tensor(b)}, w)["x"].numpy()
+    c = rng.standard_normal((5, 2, 7))
+    mixed = mix_blocks({"x": torch.as_tensor(b), "y": torch.as_tensor(c)}, w)
+    out = mixed["x"].numpy()
     ref = np.stack([sum(w[i, j] * b[j] for j in range(5)) for i in range(5)])
     np.testing.assert_allclose(out, ref, atol=1e-12)
+    ref_c = np.stack([sum(w[i, j] * c[j] for j in range(5)) for i in range(5)])
+    np.testing.assert_allclose(mixed["y"].numpy(), ref_c, atol=1e-12)
     # doubly stochastic: the average is preserved
     np.testing.assert_allclose(out.mean(0), b.mean(0), atol=1e-12)
 

@@ -39,14 +39,19 @@ class Backend(Protocol):
 
 
 def mix_blocks(blocks: Mapping[str, object], mixing: np.ndarray) -> dict[str, object]:
-    """Pure gossip: ``{layer: einsum('ij,j...->i...', W, B)}`` (one contraction per layer)."""
+    """Pure gossip of one group: every layer's B : [M, out, S] becomes W B, all layers in one contraction
+    (rows flattened and laid side by side: [M, Σ out·S])."""
     import torch
 
-    out = {}
-    for name, b in blocks.items():
-        w = torch.as_tensor(mixing, dtype=b.dtype, device=b.device)  # [M, M]
-        out[name] = torch.einsum("ij,j...->i...", w, b)  # [M, out, S]
-    return out
+    if not blocks:
+        return {}
+    names = list(blocks)
+    first = blocks[names[0]]
+    w = torch.as_tensor(mixing, dtype=first.dtype, device=first.device)  # [M, M]
+    flat = torch.cat([blocks[n].reshape(first.shape[0], -1) for n in names], dim=1)  # [M, Σ out·S]
+    mixed = w @ flat  # [M, Σ out·S]
+    sizes = [blocks[n][0].numel() for n in names]
+    return {n: part.reshape(blocks[n].shape) for n, part in zip(names, torch.split(mixed, sizes, dim=1))}
 
 
 def sent_bits(adjacency: np.ndarray, payload_bits: int) -> int:
