@@ -896,11 +896,12 @@ def _oracle_key(state: TrainerState, members: Sequence[str]) -> str:
         "trainer": {
             k: v
             for k, v in to_dict(cfg.trainer).items()
-            if k in ("batch_size", "ownership", "step_size", "mixing_rule")
+            if k in ("batch_size", "ownership", "step_size", "mixing_rule", "optimizer", "vectorised")
         },
         "oracle": {k: v for k, v in to_dict(cfg.oracle).items() if k != "cache_dir"},
         "members": list(members),
         "slots": [state.adapter.slot_of(d) for d in members],
+        "draws": state.adapter.slot_table()["slot_draws"],  # independent bases: which draw fills each slot
     }
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:20]
 
