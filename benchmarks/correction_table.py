@@ -36,29 +36,38 @@ def main() -> None:
     ap.add_argument("--set", dest="overrides", action="append", default=[])
     ap.add_argument("--out", default=str(HERE / "results" / "correction_table_runs"))
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--seeds", type=int, nargs="+", default=[0], help="one sweep per seed; the table is the mean"
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     from wirelora.learning.trainer import RunConfig
 
     raw = apply_overrides(_load(args.config), args.overrides)
-    cfg = from_dict(RunConfig, raw)
     t0 = time.perf_counter()
-    hists = sweep(cfg, out_dir=args.out, progress=False)
+    per_seed, curves = {}, {}
+    for seed in args.seeds:
+        cfg = from_dict(RunConfig, {**raw, "seed": seed})
+        hists = sweep(cfg, out_dir=Path(args.out) / f"seed-{seed}", progress=False)
+        per_seed[seed] = table(hists)
+        curves[seed] = {k: h.meta["correction"].get("event_gap_curve") for k, h in hists.items()}
     wall = time.perf_counter() - t0
-    rows = table(hists)
+    rows = _mean_rows(list(per_seed.values()))
     out = {
         "config": args.config,
         "overrides": args.overrides,
+        "seeds": args.seeds,
         "wall_s": wall,
         "rows": rows,
-        "curves": {k: h.meta["correction"].get("event_gap_curve") for k, h in hists.items()},
-        "plans": {k: h.meta["correction"].get("plan") for k, h in hists.items()},
+        "rows_per_seed": per_seed,
+        "curves": curves,
     }
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "correction_table.json").write_text(json.dumps(out, indent=1))
     cols = [
         "name",
         "final_gap",
+        "final_gap_avg10",
         "ri",
         "norm_comm",
         "norm_total",
@@ -74,6 +83,20 @@ def main() -> None:
     for r in rows:
         print(" | ".join(f"{r[c]:.4g}" if isinstance(r[c], float) else str(r[c]) for c in cols))
     print(f"wall {wall:.0f} s")
+
+
+def _mean_rows(tables: list[list[dict]]) -> list[dict]:
+    """Mean over seeds of every numeric column, row by row (same names in the same order)."""
+    out = []
+    for rows in zip(*tables):
+        mean = {"name": rows[0]["name"]}
+        for k in rows[0]:
+            if k == "name":
+                continue
+            vals = [r[k] for r in rows if isinstance(r.get(k), int | float)]
+            mean[k] = float(sum(vals) / len(vals)) if vals else None
+        out.append(mean)
+    return out
 
 
 if __name__ == "__main__":
