@@ -116,18 +116,20 @@ def resume_run(out_dir: str | Path, *, correction: Any = None, progress: bool = 
 def plot_summary(history, path: str | Path) -> Path:
     """Consensus retain/join/forget loss (and the oracle's, dashed) and consensus distance per round."""
     import matplotlib
+    import numpy as np
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     rounds = history.series("round")
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
+    evaluated = np.isfinite(history.series("retain_loss"))  # eval_every > 1 leaves rounds without losses
     for key, colour in (("retain", "C0"), ("join", "C1"), ("forget", "C3")):
-        y = history.series(f"{key}_loss")
-        if not all(v != v for v in y):  # skip all-NaN series
-            ax.plot(rounds, y, color=colour, label=f"{key} (consensus)")
+        y = history.series(f"{key}_loss")[evaluated]  # NaN (a break in the line) where the set does not exist
+        if np.isfinite(y).any():
+            ax.plot(rounds[evaluated], y, color=colour, label=f"{key} (consensus)")
         yo = history.series(f"oracle_{key}_loss")
-        if not all(v != v for v in yo):
+        if np.isfinite(yo).any():
             ax.plot(rounds, yo, color=colour, ls="--", lw=1, label=f"{key} (oracle)")
     bx.semilogy(rounds, history.series("consensus_distance") + 1e-12, color="C2")
     for r in history.rounds:
