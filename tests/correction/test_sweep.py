@@ -119,3 +119,17 @@ def test_leave_then_join_runs_segment_by_segment(method, tmp_path):
     assert "post_event" in by_round[4] and "post_event" in by_round[7]
     assert by_round[7]["members"] == ["d1", "d2", "d3", "d4"]
     assert by_round[5]["contribution_residual"] < 1e-6  # d0's block stays removed after both events
+
+
+def test_shipped_correction_config_parses():
+    from wirelora.correction.sweep import parse_sections
+    from wirelora.experiments.runner import load_run_config
+
+    cfg = load_run_config("leave-only-correction", ["correction.method=naive"])
+    cc, pc, wc = parse_sections(cfg)
+    assert cc.method == "naive" and cc.rounds == 60 and pc.rule == "residual" and wc.graph == "random"
+    assert [e.round for e in cfg.events] == [cfg.trainer.rounds - cc.rounds]
+    from wirelora.config import ConfigError
+
+    with pytest.raises(ConfigError, match="correction.wireless"):
+        parse_sections(load_run_config("leave-only-correction", ["correction.wireless.bogus=1"]))
