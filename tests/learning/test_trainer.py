@@ -389,3 +389,9 @@ def test_sampled_churn_run():
     assert events  # rate 0.5 over rounds 1..7
     assert h.meta["events"] and all(len(r["members"]) >= 2 for r in h.rounds)
     assert strip(h) == strip(run(cfg, seed=2))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only error")
+def test_cuda_request_without_a_gpu_is_a_config_error():
+    with pytest.raises(ConfigError, match="trainer.device='cuda': no CUDA device"):
+        run(mlp_config(**{"trainer.device": "cuda"}), seed=0)
