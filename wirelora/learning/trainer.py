@@ -548,7 +548,7 @@ class TrainerState:
                 continue
             x, y = self.data(devs)
             x, y = x.reshape(1, -1, *x.shape[2:]), y.reshape(1, -1, *y.shape[2:])  # one row: the whole set
-            logits = self.logits(blocks, x)
+            logits = self._eval_logits(blocks, x)
             out[f"{s}_loss"] = float(row_losses(logits, y, 1)[0])
             out[f"{s}_acc"] = float(row_accuracy(logits, y, 1)[0])
         return out
@@ -566,8 +566,32 @@ class TrainerState:
             x, y = self.data(devs)
             x = x.reshape(1, -1, *x.shape[2:]).expand(rows, *([-1] * (x.dim() - 1)))  # [M, n, ...]
             y = y.reshape(1, -1, *y.shape[2:]).expand(rows, *([-1] * (y.dim() - 1)))
-            out[s] = self.losses(self.blocks, x, y).tolist()
+            out[s] = row_losses(self._eval_logits(self.blocks, x), y, rows).tolist()
         return out
+
+    @torch.no_grad()
+    def _eval_logits(self, blocks: Mapping[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        """:meth:`logits` for evaluation; with ``vectorised=False`` each model runs on its own through peft's
+        LoRA layers, so that the reference path shares nothing with the stacked hooks."""
+        if self.config.trainer.vectorised:
+            return self.logits(blocks, x)
+        blocks = {n: (b if b.dim() == 3 else b.unsqueeze(0)) for n, b in blocks.items()}
+        rows = next(iter(blocks.values())).shape[0]
+        params = {n: self.adapter.lora_layer(n).lora_B["default"].weight for n in self.layer_names}
+        saved = {n: p.detach().clone() for n, p in params.items()}
+        xs = x.reshape(rows, -1, *x.shape[2:]) if x.shape[0] != rows else x  # [R, b, ...]
+        out = []
+        _set_peft_enabled(self._peft_layers, True)
+        try:
+            for m in range(rows):
+                for n, p in params.items():
+                    p.copy_(blocks[n][m])
+                out.append(logits_of(self.model(xs[m])))
+        finally:
+            _set_peft_enabled(self._peft_layers, False)
+            for n, p in params.items():
+                p.copy_(saved[n])
+        return torch.cat(out)
 
     # -------------------------------------------------------------------------------------------- training
     def _batch(self, rows: Sequence[str], round_index: int, step: int, tag: int) -> Batch:
