@@ -62,6 +62,7 @@ def test_history_gains_the_correction_keys(results):
     s = h.meta["correction"]
     assert len(s["event_gap_curve"]) == 5  # k = 0 (right after the projection) .. K
     assert s["final_contribution_residual"] < 1e-6
+    assert set(s["forget_quality"]) == {"loss_gap", "accuracy_gap", "mia_gap"}
 
 
 def test_methods_differ_where_they_should(results):

@@ -263,6 +263,16 @@ def annotate(history: History, method: CorrectionMethod, config) -> History:
                 **method.membership(method._state),
             }
         )
+        mia = {k: summary.get(f"mia_auc_{k}") for k in ("model", "oracle")}
+        if last.get("forget_acc") is not None and last.get("oracle_forget_acc") is not None:
+            summary["forget_quality"] = _metrics.forget_quality(
+                loss=last["forget_loss"],
+                accuracy=last["forget_acc"],
+                oracle_loss=last["oracle_forget_loss"],
+                oracle_accuracy=last["oracle_forget_acc"],
+                mia_auc=mia["model"],
+                oracle_mia_auc=mia["oracle"],
+            )
         if method.plan is not None:
             summary["plan"] = {k: to_dict(v) for k, v in dataclasses.asdict(method.plan).items()}
     history.meta["correction"] = summary
