@@ -105,10 +105,12 @@ def test_fig7_points_and_pareto_front():
     fig = plots.fig7(points, front=["full", "uniform"])
     ax = fig.axes[0]
     assert _labelled(ax)
-    offsets = np.concatenate([c.get_offsets() for c in ax.collections])
-    np.testing.assert_allclose(sorted(map(tuple, offsets)), sorted(points.values()))
-    front = _lines_with_label(ax)["Pareto front"]
-    np.testing.assert_array_equal(front.get_xdata(), [0.83, 1.0])
+    by_label = {c.get_label(): c.get_offsets() for c in ax.collections}
+    front = by_label.pop("Pareto front")
+    np.testing.assert_array_equal(front, [[0.83, 0.39], [1.0, 0.5]])  # ringed, in the given order
+    np.testing.assert_allclose(np.concatenate(list(by_label.values())), list(points.values()))
+    step = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
+    assert len(step) == 1 and list(step[0].get_xdata()) == [0.83, 1.0]
     assert {t.get_text() for t in ax.texts} == {plots.label(n) for n in points}
 
 

@@ -272,9 +272,10 @@ def fig7(
     if front:
         fx = [points[n][0] for n in front]
         fy = [points[n][1] for n in front]
-        ax.step(
-            fx, fy, where="post", color="0.3", linestyle="--", linewidth=1.0, label="Pareto front", zorder=2
-        )
+        # a ring around each front point: a front of one point draws no step line
+        ax.scatter(fx, fy, s=220, facecolors="none", edgecolors="0.3", linewidths=1.0, zorder=4,
+                   label="Pareto front")  # fmt: skip
+        ax.step(fx, fy, where="post", color="0.3", linestyle="--", linewidth=1.0, zorder=2)
     ax.set_xlabel("normalised total cost (uniform = 1)")
     ax.set_ylabel(r"final event gap $E_{FU}(K)$ (nats)")
     ax.set_title("Fig. 7 — gap vs cost")
