@@ -133,6 +133,7 @@ def memory(model: str, devices: int, vectorised: bool) -> dict:
     for r in range(3):
         _round(st, InProcessBackend(), r)
     return {
+        "model": model,
         "devices": devices,
         "mode": "vectorised" if vectorised else "loop",
         "peak_rss_mb": _peak_rss_mb(),
