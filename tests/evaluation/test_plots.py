@@ -183,5 +183,5 @@ def test_join_panels_mark_events_and_keep_nan_gaps():
     for ax in fig.axes:
         assert _labelled(ax)
         assert [t.get_text().strip() for t in ax.texts] == ["join d6"]
-    y = _lines_with_label(fig.axes[0])["orthogonal extension"].get_ydata()
+    y = _lines_with_label(fig.axes[0])[plots.label("orthogonal")].get_ydata()
     assert np.isnan(y[:2]).all() and y[3] == 1.0

@@ -58,8 +58,8 @@ _LABELS = {
     "minmax": "min-max latency allocation",
     "slotted": "slotted bases",
     "independent": "independent bases",
-    "orthogonal": "orthogonal extension",
-    "shared": "no extension (shared block)",
+    "orthogonal": "orthogonal extension (own block)",
+    "shared": "shared ownership (all train every block)",
 }
 
 # Fixed colours so that a method looks the same in every figure (tab10 order, oracle in black).
