@@ -134,3 +134,17 @@ def test_shipped_correction_config_parses():
 
     with pytest.raises(ConfigError, match="correction.wireless"):
         parse_sections(load_run_config("leave-only-correction", ["correction.wireless.bogus=1"]))
+
+
+def test_interrupted_corrected_run_resumes_to_the_same_history(tmp_path):
+    from wirelora.correction.sweep import run_method
+    from wirelora.learning.trainer import RunConfig
+
+    raw = {**RAW, "correction": {**RAW["correction"], "method": "proposed"}}
+    cfg = from_dict(RunConfig, raw)
+    whole = run_method(cfg, out_dir=tmp_path / "whole")
+    run_method(cfg, out_dir=tmp_path / "cut", stop_after=6)  # killed after round 6, in the correction window
+    resumed = run_method(cfg, out_dir=tmp_path / "cut")
+    a, b = whole.without_timing(), resumed.without_timing()
+    assert a["rounds"] == b["rounds"]
+    assert a["meta"]["correction"] == b["meta"]["correction"]

@@ -71,11 +71,18 @@ def _checkpoint(out: Path) -> dict:
 
 
 def run_method(
-    config, *, out_dir: str | Path | None = None, base_dir: str | Path | None = None, progress: bool = False
+    config,
+    *,
+    out_dir: str | Path | None = None,
+    base_dir: str | Path | None = None,
+    progress: bool = False,
+    stop_after: int | None = None,
 ) -> History:
     """Run ``config`` with the correction named by ``config.correction["method"]`` and return its annotated
     History (saved in ``out_dir``). ``base_dir``: where the pre-event phase is kept, so that several methods
-    share it (see :func:`sweep`). A run directory with a checkpoint is resumed where it stopped."""
+    share it (see :func:`sweep`). A run directory with a checkpoint is resumed where it stopped.
+    ``stop_after``: stop (with a checkpoint, History not annotated) after this round, at or after the first
+    event (for tests of resume)."""
     from wirelora.learning.trainer import run
 
     cc, pc, wc = parse_sections(config)
@@ -118,9 +125,12 @@ def run_method(
             if ck["round"] == events[k].round - 1:  # right before event k: what EWC and FedEraser read
                 ctx.pre_event = {n: b.mean(dim=0) for n, b in ck["blocks"].items()}
                 ctx.slots = {d: int(s) for d, s in ck["slot_table"]["members"]}
+            stop = nxt if stop_after is None else (stop_after if nxt is None else min(nxt, stop_after))
             history = run(
-                config, correction=method, out_dir=out, resume=True, stop_after=nxt, progress=progress
+                config, correction=method, out_dir=out, resume=True, stop_after=stop, progress=progress
             )
+            if stop_after is not None and stop == stop_after:
+                return history
         if history is None:  # a finished run: its History is already annotated
             return History.load(out)
         method.finish()
