@@ -155,7 +155,9 @@ def _uniform_costs(method: CorrectionMethod, config, rounds: Sequence[int], memb
         members = members_by_round[r]
         payload = np.array(
             [
-                bps * len(members) * sum(state._out[n] * state.adapter.rank(n) for n in state.groups[g])
+                bps
+                * len(members)
+                * sum(int(state.blocks[n].shape[1]) * state.adapter.rank(n) for n in state.groups[g])
                 for g in state.group_names
             ],
             dtype=float,
