@@ -503,13 +503,16 @@ def _compute_fig4(cfg: Mapping[str, Any], ctx: _Context) -> dict:
 
     config = _scenario_config(cfg)
     events = [{"round": e.round, "leave": list(e.leave), "join": list(e.join)} for e in config.events]
-    names = [*_PAPER_METHODS, "arm:uniform"]
-    runs, failed = _sweep_runs(config, names, cfg, ctx)
+    methods = list(cfg["methods"])
+    unknown = [m for m in methods if m not in _PAPER_METHODS]
+    if unknown:
+        raise ValueError(f"settings.fig4.methods: {unknown[0]!r} is not one of {', '.join(_PAPER_METHODS)}")
+    runs, failed = _sweep_runs(config, [*methods, "arm:uniform"], cfg, ctx)
     if "arm:uniform" not in runs:
         raise RuntimeError(f"fig4: the uniform arm failed: {failed['arm:uniform']}")
     steps, uniform = _event_loss(runs["arm:uniform"])
     ri = {}
-    for n in (m for m in _PAPER_METHODS if m in runs):
+    for n in (m for m in methods if m in runs):
         s, loss = _event_loss(runs[n])
         if not np.array_equal(s, steps):
             raise ValueError(f"fig4: {n} was evaluated at other rounds than the uniform arm")
@@ -867,12 +870,14 @@ _LONG_FULL = {
     "overrides": ["trainer.rounds=400", "correction.rounds=40",
                   "events=[{round: 80, leave: [d0]}, {round: 120, join: [d6]}, {round: 200, leave: [d1]},"
                   " {round: 280, join: [d7]}]"],
+    "methods": list(_PAPER_METHODS),
 }  # fmt: skip
 _LONG_QUICK = {
     "config": "long-run",
     "overrides": ["trainer.rounds=60", "correction.rounds=6", "oracle.rounds=20",
                   "events=[{round: 12, leave: [d0]}, {round: 24, join: [d6]}, {round: 36, leave: [d1]},"
                   " {round: 48, join: [d7]}]"],
+    "methods": list(_PAPER_METHODS),
 }  # fmt: skip
 
 
