@@ -19,11 +19,19 @@ Why the cvxpy problem is written the way it is:
 - Only the used entries are variables; an epigraph rate variable appears only where a latency enters a sum;
   parameters never multiply parameter-dependent expressions: the problem is DPP (built once per number of used
   entries, re-solved by setting parameter values).
+- Nearly saturated links (SNR over the scale band a_e / s_e < 0.05: the rate is within a fraction a/(2s) of
+  its ceiling a/ln2 and barely moves with bandwidth) put their exponential cone next to the cone's ray
+  (w / y = 1 + a/s), where the rate is the difference of two O(1) cone coordinates; no rescaling changes that
+  ratio, and a min-max problem with such a bottleneck stalled Clarabel short of optimal under every setting
+  (a single such link with a few hundred others solves; with thousands it does not). On the plain min-max
+  problem (no cap, budget or energy cap), where the scale allocation is the closed-form optimum, such links
+  are therefore left out of the cone program at their scale band: they enter only through the band they
+  take and the bound sigma <= T_ref / latency_e. One problem is kept per (number of solved entries, whether
+  any link is left out).
 - Only status ``optimal`` is accepted. When Clarabel stalls short of it, other interior-point settings are
-  tried (same tolerances); if none reaches optimal, SolverError names the status. Known limit: a min-max
-  problem whose bottleneck link is nearly saturated (its SNR over its bandwidth below ~1e-2, so its rate
-  barely moves with bandwidth) is ill-conditioned for an exponential-cone interior-point method and may end
-  there; ``allocate`` solves such instances by the closed form.
+  tried (same tolerances); if none reaches optimal, SolverError names the status. Known limit: with a latency
+  cap, budget or energy cap, a nearly saturated bottleneck stays in the cone program and may end there;
+  ``allocate`` solves such instances by the closed form (except with both a budget and an energy cap).
 - Infeasibility that can be decided in closed form (a link that cannot meet its cap even with all the
   bandwidth, caps that need more than the total, a budget or an energy cap below the least any allocation
   reaches) is raised as InfeasibleError before any solve, naming the link or the constraint.
@@ -257,7 +265,7 @@ class _Program:
     """The DPP problem over n used entries (the unused ones are left out, not masked: a masked entry leaves a
     free direction that stalls Clarabel)."""
 
-    def __init__(self, n: int, objective: str, flags: tuple[bool, bool, bool]):
+    def __init__(self, n: int, objective: str, flags: tuple[bool, bool, bool], pinned: bool = False):
         import cvxpy as cp
 
         latency_cap, energy_cap, budget = flags
@@ -277,7 +285,12 @@ class _Program:
         rate = cp.multiply(self.log_alpha, self.z) - cp.rel_entr(
             cp.multiply(self.lam, self.z), self.c1 + cp.multiply(self.c2, self.z)
         )  # scaled rate, concave in z; 1 at the scale allocation (z = 1)
-        cons = [self.bw @ self.z <= 1.0]
+        if pinned:  # near-saturated links are left out at their scale band (see BandwidthAllocator._solve)
+            self.room = cp.Parameter(nonneg=True)  # the band share the left-out links do not use
+            self.sigma_cap = cp.Parameter(nonneg=True)  # their rate bound: sigma <= min 1 / k_e
+            cons = [self.bw @ self.z <= self.room]
+        else:
+            cons = [self.bw @ self.z <= 1.0]
         # An epigraph variable r <= rate is needed only where a latency k / rate enters a sum (inv_pos of an
         # expression holding parameters is not DPP). Where it is not needed it is left out: on min-max
         # problems with thousands of links the free direction between r and rate stalls Clarabel.
@@ -289,6 +302,8 @@ class _Program:
         if objective == "minmax":
             self.sigma = cp.Variable()  # T_ref / T
             cons.append(rate >= cp.multiply(self.k, self.sigma))
+            if pinned:
+                cons.append(self.sigma <= self.sigma_cap)
             obj = cp.Maximize(self.sigma)
         else:
             self.c = cp.Parameter(n, nonneg=True)  # objective weights, normalised to sum 1
@@ -338,7 +353,7 @@ class BandwidthAllocator:
         self.shape, self.objective, self.solver = shape, objective, solver
         self.solver_opts = dict(solver_opts or {})
         self.flags = (bool(latency_cap), bool(energy_cap), bool(budget))
-        self._programs: dict[int, _Program] = {}
+        self._programs: dict[tuple[int, bool], _Program] = {}
         self.last_attempts = 0  # Clarabel settings the last solve needed (see _CLARABEL_RETRIES)
         # build the all-entries-used problem now, so that construction errors surface here
         self.problem = self._program(int(np.prod(shape))).problem
@@ -364,10 +379,10 @@ class BandwidthAllocator:
                 break
         return status
 
-    def _program(self, n: int) -> _Program:
-        prog = self._programs.get(n)
+    def _program(self, n: int, pinned: bool = False) -> _Program:
+        prog = self._programs.get((n, pinned))
         if prog is None:
-            prog = self._programs[n] = _Program(n, self.objective, self.flags)
+            prog = self._programs[(n, pinned)] = _Program(n, self.objective, self.flags, pinned)
         return prog
 
     def solve(
@@ -410,9 +425,17 @@ class BandwidthAllocator:
         t0 = time.perf_counter()
         check_feasible(req)
         used = req.used
-        q, a = req.q[used], req.a[used]  # [n]
-        prog = self._program(int(q.size))
-        s = _scale_allocation(req)[used]  # the per-link scales (Hz): a feasible allocation near the optimum
+        s_all = _scale_allocation(req)  # the per-link scales (Hz): a feasible allocation near the optimum
+        # Near-saturated links of a plain min-max problem (a / s < _PIN_SNR) are left out at their scale band
+        # (the closed-form optimum) and enter only through the band they use and the bound sigma <= 1 / k_e.
+        pin = np.zeros_like(used)
+        if self.objective == "minmax" and not any(self.flags):
+            pin = used & (req.a < _PIN_SNR * s_all)
+            if np.all(pin[used]):  # nothing would be left to solve
+                pin[:] = False
+        free = used & ~pin
+        q, a, s = req.q[free], req.a[free], s_all[free]  # [n]
+        prog = self._program(int(q.size), bool(np.any(pin)))
         alpha = a / s
         strong = alpha >= 1.0
         lam = 1.0 / np.log1p(alpha)
@@ -423,16 +446,20 @@ class BandwidthAllocator:
         prog.bw.value = s / req.total
         # latency at the scale allocation, and the time unit: its slowest link
         lat_ref = q * _LN2 / (s * np.log1p(alpha))
-        t_ref = float(np.max(lat_ref))
+        lat_pin = req.q[pin] * _LN2 / (s_all[pin] * np.log1p(req.a[pin] / s_all[pin]))
+        t_ref = float(np.max(np.concatenate([lat_ref, lat_pin])))
         k = lat_ref / t_ref
         prog.k.value = k
+        if np.any(pin):
+            prog.room.value = max(1.0 - float(np.sum(s_all[pin])) / req.total, 0.0)
+            prog.sigma_cap.value = t_ref / float(np.max(lat_pin))
         if self.objective != "minmax":
-            wk = req.weights_for(self.objective)[used] * k
+            wk = req.weights_for(self.objective)[free] * k
             prog.c.value = wk / np.sum(wk)
         if self.flags[0]:
-            prog.rmin.value = k * t_ref / req.cap[used]
+            prog.rmin.value = k * t_ref / req.cap[free]
         if self.flags[1]:
-            prog.e.value = req.p[used] * k * t_ref / req.energy_cap
+            prog.e.value = req.p[free] * k * t_ref / req.energy_cap
         if self.flags[2]:
             spare = req.budget.total_cost - float(np.sum(q))
             prog.g.value = req.budget.beta_tau * k * t_ref / spare
@@ -449,7 +476,8 @@ class BandwidthAllocator:
                 f"closed form"
             )
         b = np.zeros_like(req.q)
-        b[used] = s * np.maximum(prog.z.value, 0.0)
+        b[free] = s * np.maximum(prog.z.value, 0.0)
+        b[pin] = s_all[pin]
         return evaluate(b, req, method="cvxpy", solve_time_s=time.perf_counter() - t0)
 
 
@@ -472,6 +500,12 @@ _CLARABEL_RETRIES = (
     {"max_step_fraction": 0.9},
     {"static_regularization_constant": 1e-7},
 )
+
+# Below this SNR over its band (a / s), a link's rate is within a fraction a / (2 s) of its ceiling a / ln 2
+# and its exponential cone sits next to the cone's ray (y ln(w / y) with w / y = 1 + a / s): a min-max
+# problem with such a bottleneck stalls Clarabel short of "optimal" (the seed-0 1000-link benchmark
+# instance: a / s = 3.4e-3).
+_PIN_SNR = 0.05
 
 _CACHE: OrderedDict = OrderedDict()
 _CACHE_SIZE = 32
