@@ -22,25 +22,14 @@ import numpy as np
 
 from wirelora.allocation import BandwidthAllocator, SolverError, allocate
 from wirelora.allocation.baselines import equal_split, slsqp_minmax
-from wirelora.network.topology import edge_list
-from wirelora.wireless.channel import link_gain_lin, link_snr_hz, place_devices
+from wirelora.allocation.scenario import random_instance
 from wirelora.wireless.rates import shannon_rate_bps
 
 TOTAL_HZ = 20e6
 
 
 def instance(num_links: int, seed: int):
-    rng = np.random.default_rng(seed)
-    m = int(np.ceil((1 + np.sqrt(1 + 8 * num_links)) / 2)) + 1
-    pos = place_devices(m, rng=rng)
-    pairs = edge_list(~np.eye(m, dtype=bool))
-    pairs = pairs[rng.choice(len(pairs), num_links, replace=False)]  # [L, 2]
-    q = np.array([4.0, 8.0, 16.0])[:, None] * 1e5 * rng.uniform(0.5, 2.0, (3, num_links))  # [3, L]
-
-    def draw():  # a fresh Rayleigh block-fading draw on the same links
-        return link_snr_hz(link_gain_lin(pos, rng=rng))[pairs[:, 0], pairs[:, 1]]
-
-    return q, draw
+    return random_instance(num_links, seed=seed)
 
 
 def timed(fn, repeat=1, *, best=False):

@@ -3,6 +3,7 @@ import pytest
 
 from wirelora.allocation import Allocation, BandwidthAllocator, Budget, InfeasibleError, SolverError, allocate
 from wirelora.allocation import reference as ref
+from wirelora.allocation.scenario import random_instance
 from wirelora.network.topology import edge_list, random_connected_graph
 from wirelora.wireless.channel import channel_snr_hz
 from wirelora.wireless.rates import shannon_rate_bps
@@ -226,26 +227,12 @@ def test_minmax_with_a_binding_per_link_cap():
     assert solved.round_latency_s == pytest.approx(exact.round_latency_s, rel=1e-6)
 
 
-def _bench_instance(num_links, seed):
-    """benchmarks/bench_allocator.py's instance(): links drawn from all device pairs of a 250 m disc,
-    3 groups, and two Rayleigh fading draws on the same links."""
-    from wirelora.wireless.channel import link_gain_lin, link_snr_hz, place_devices
-
-    rng = np.random.default_rng(seed)
-    m = int(np.ceil((1 + np.sqrt(1 + 8 * num_links)) / 2)) + 1
-    pos = place_devices(m, rng=rng)
-    pairs = edge_list(~np.eye(m, dtype=bool))
-    pairs = pairs[rng.choice(len(pairs), num_links, replace=False)]  # [L, 2]
-    q = np.array([4.0, 8.0, 16.0])[:, None] * 1e5 * rng.uniform(0.5, 2.0, (3, num_links))  # [3, L]
-    draws = [link_snr_hz(link_gain_lin(pos, rng=rng))[pairs[:, 0], pairs[:, 1]] for _ in range(2)]
-    return q, draws
-
-
 def test_minmax_with_a_deep_faded_bottleneck():
     # the benchmark's 300-link seed-1 instance: its first draw's bottleneck link gets SNR a/b = 1.9e-3 over
     # its optimal band (87% of the total), so close to its rate ceiling that Clarabel used to stall short of
     # optimal under every retry setting; the second draw has no such link (the allocator switches between)
-    q, (a_deep, a_plain) = _bench_instance(300, 1)
+    q, draw = random_instance(300, seed=1)
+    a_deep, a_plain = draw(), draw()
     solver = BandwidthAllocator(q.shape, objective="minmax")
     for a in (a_deep, a_plain, a_deep):
         exact = allocate(q, a, 20e6, method="reference")

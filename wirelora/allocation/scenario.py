@@ -38,6 +38,7 @@ from wirelora.config import (
 from wirelora.units import db_to_lin, dbm_to_w
 
 __all__ = [
+    "random_instance",
     "LinkSpec",
     "GroupSpec",
     "BudgetSpec",
@@ -177,6 +178,30 @@ class Problem:
     tx_power_w: np.ndarray
     group_names: list[str]
     link_names: list[str]
+
+
+def random_instance(num_links: int, *, seed: int, radius_m: float = 250.0):
+    """A mixed weak/strong instance as real channels give (the benchmark's and the deep-fading tests').
+
+    ``num_links`` links drawn without replacement from all device pairs of a disc of ``radius_m`` (just enough
+    devices), 3 layer groups with payloads 4 / 8 / 16 × 1e5 bit × U(0.5, 2) per link. Returns
+    ``(payload_bits [3, L], draw)``; each ``draw()`` is a fresh Rayleigh block-fading draw of
+    ``link_snr_hz [L]`` on the same links (20 dBm, −174 dBm/Hz), from the same seeded stream.
+    """
+    from wirelora.network.topology import edge_list
+    from wirelora.wireless.channel import link_gain_lin, link_snr_hz, place_devices
+
+    rng = np.random.default_rng(seed)
+    m = int(np.ceil((1 + np.sqrt(1 + 8 * num_links)) / 2)) + 1
+    pos = place_devices(m, radius_m, rng=rng)
+    pairs = edge_list(~np.eye(m, dtype=bool))
+    pairs = pairs[rng.choice(len(pairs), num_links, replace=False)]  # [L, 2]
+    payload_bits = np.array([4.0, 8.0, 16.0])[:, None] * 1e5 * rng.uniform(0.5, 2.0, (3, num_links))  # [3, L]
+
+    def draw() -> np.ndarray:
+        return link_snr_hz(link_gain_lin(pos, rng=rng))[pairs[:, 0], pairs[:, 1]]
+
+    return payload_bits, draw
 
 
 def bundled_examples() -> list[str]:
