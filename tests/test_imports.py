@@ -24,5 +24,7 @@ def test_import_does_not_load(module, banned):
         f"importlib.import_module({module!r})\n"
         f"print(','.join(m for m in {banned!r} if m in sys.modules))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == "", f"import {module} loaded {out}"

@@ -1,7 +1,7 @@
 """wirelora: dynamic decentralized LoRA fine-tuning over wireless D2D links.
 
-Names are loaded lazily, so that ``import wirelora`` stays light (no cvxpy, peft or transformers until used) and
-``import wirelora.allocation`` never loads torch.
+Names are loaded lazily, so that ``import wirelora`` stays light (no cvxpy, peft or transformers until
+used) and ``import wirelora.allocation`` never loads torch.
 """
 
 from __future__ import annotations

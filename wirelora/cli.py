@@ -1,8 +1,8 @@
 """``wirelora`` / ``python -m wirelora``: allocate, run, resume, reproduce.
 
-Each subcommand's argparse definition lives here; its work lives in the module named in ``_HANDLERS`` (imported
-lazily so that ``wirelora allocate`` never loads torch). Bad input never gives a traceback: one line on stderr
-naming the field and the value, exit status 2.
+Each subcommand's argparse definition lives here; its work lives in the module named in ``_HANDLERS``
+(imported lazily, so that ``wirelora allocate`` never loads torch). Bad input never gives a traceback:
+one line on stderr naming the field and the value, exit status 2.
 """
 
 from __future__ import annotations
@@ -22,7 +22,19 @@ _HANDLERS = {
 }
 
 REPRODUCE_TARGETS = (
-    "fig3", "fig4", "fig5", "fig6", "fig7", "fig8", "table3", "alloc", "pareto", "leakage", "regimes", "join", "all",
+    "fig3",
+    "fig4",
+    "fig5",
+    "fig6",
+    "fig7",
+    "fig8",
+    "table3",
+    "alloc",
+    "pareto",
+    "leakage",
+    "regimes",
+    "join",
+    "all",
 )
 
 
@@ -31,17 +43,31 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     a = sub.add_parser("allocate", help="solve a bandwidth-allocation scenario (JSON or YAML)")
-    a.add_argument("scenario", nargs="?", default=None,
-                   help="scenario file, or the name of a bundled example (default: the bundled 'example')")
-    a.add_argument("--objective", default=None, help="minmax | weighted | energy (default: the scenario's, else minmax)")
+    a.add_argument(
+        "scenario",
+        nargs="?",
+        default=None,
+        help="scenario file, or the name of a bundled example (default: the bundled 'example')",
+    )
+    a.add_argument(
+        "--objective", default=None, help="minmax | weighted | energy (default: the scenario's, else minmax)"
+    )
     a.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     a.add_argument("--plot", metavar="PATH", default=None, help="draw bandwidth and latency per link to PATH")
 
     r = sub.add_parser("run", help="run a decentralized LoRA training/correction config")
     r.add_argument("config", help="YAML/JSON path, or the name of a shipped config (e.g. leave-only)")
-    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="dotted override, e.g. --set trainer.rounds=20 (repeatable)")
-    r.add_argument("--out", default=None, metavar="DIR", help="output directory (default: runs/<config name>)")
+    r.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="dotted override, e.g. --set trainer.rounds=20 (repeatable)",
+    )
+    r.add_argument(
+        "--out", default=None, metavar="DIR", help="output directory (default: runs/<config name>)"
+    )
     r.add_argument("--seed", type=int, default=None, help="override the config's seed")
     r.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -50,10 +76,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     q = sub.add_parser("reproduce", help="redraw the paper's figures and table (and wirelora's own)")
-    q.add_argument("targets", nargs="*", default=["all"], metavar="TARGET",
-                   help=f"any of: {' '.join(REPRODUCE_TARGETS)} (default: all)")
+    q.add_argument(
+        "targets",
+        nargs="*",
+        default=["all"],
+        metavar="TARGET",
+        help=f"any of: {' '.join(REPRODUCE_TARGETS)} (default: all)",
+    )
     q.add_argument("--quick", action="store_true", help="small settings, same code path (minutes, not hours)")
-    q.add_argument("--out", default="figures", metavar="DIR", help="where data and figures go (default: figures/)")
+    q.add_argument(
+        "--out", default="figures", metavar="DIR", help="where data and figures go (default: figures/)"
+    )
     q.add_argument("--from-data", action="store_true", help="re-plot from saved data without re-running")
     q.add_argument("--no-progress", action="store_true", help="hide progress bars")
     return p
@@ -74,7 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"wirelora {args.command}: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError, IsADirectoryError) as exc:  # bad input, incl. ConfigError/InfeasibleError
+    except (
+        ValueError,
+        FileNotFoundError,
+        IsADirectoryError,
+    ) as exc:  # bad input, incl. ConfigError/InfeasibleError
         print(f"wirelora {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except (SolverError, DivergenceError) as exc:

@@ -5,7 +5,7 @@ validates itself in ``__post_init__`` with :func:`require` (errors name the fiel
 
     raw = load_mapping("run.yaml")                       # dict, or ConfigError with the file and the reason
     raw = apply_overrides(raw, ["trainer.rounds=20"])    # values parsed as YAML scalars
-    cfg = from_dict(RunConfig, raw)                      # unknown keys -> ConfigError("unknown key trainer.foo")
+    cfg = from_dict(RunConfig, raw)                      # unknown keys -> ConfigError
     to_dict(cfg)                                         # back to plain JSON-able data
 """
 
@@ -76,14 +76,18 @@ def load_mapping(path: str | Path) -> dict:
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"config file {str(path)!r}: malformed {path.suffix.lstrip('.') or 'YAML'}: {first}") from None
+        raise ConfigError(
+            f"config file {str(path)!r}: malformed {path.suffix.lstrip('.') or 'YAML'}: {first}"
+        ) from None
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {str(path)!r}: top level must be a mapping, got {type(data).__name__}")
+        raise ConfigError(
+            f"config file {str(path)!r}: top level must be a mapping, got {type(data).__name__}"
+        )
     return data
 
 
 def apply_overrides(raw: Mapping, overrides: Sequence[str]) -> dict:
-    """Return a copy of ``raw`` with ``a.b.c=value`` overrides applied (value parsed as a YAML scalar/list)."""
+    """A copy of ``raw`` with ``a.b.c=value`` overrides applied (values parsed as YAML)."""
     import copy
 
     import yaml
@@ -154,7 +158,9 @@ def _convert(tp: Any, value: Any, field: str) -> Any:
             raise ConfigError(f"{field}={value!r}: must be true or false")
         return value
     if tp is int:
-        if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
+        if isinstance(value, bool) or not (
+            isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        ):
             raise ConfigError(f"{field}={value!r}: must be an integer")
         return int(value)
     if tp is float:

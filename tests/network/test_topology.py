@@ -36,8 +36,12 @@ def test_rate_matches_eigenvalues():
 
 
 @settings(max_examples=60, deadline=None)
-@given(m=st.integers(1, 25), density=st.floats(0, 1), seed=st.integers(0, 2**31 - 1),
-       rule=st.sampled_from(["mh", "paper"]))
+@given(
+    m=st.integers(1, 25),
+    density=st.floats(0, 1),
+    seed=st.integers(0, 2**31 - 1),
+    rule=st.sampled_from(["mh", "paper"]),
+)
 def test_random_graph_connected_and_weights_doubly_stochastic(m, density, seed, rule):
     adj = T.random_connected_graph(m, density, rng=np.random.default_rng(seed))
     assert T.is_connected(adj)

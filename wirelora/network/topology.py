@@ -93,8 +93,8 @@ def num_edges_for_density(num_nodes: int, density: float) -> int:
 def random_connected_graph(num_nodes: int, density: float, *, rng: np.random.Generator) -> np.ndarray:
     """A connected random graph with ``num_edges_for_density(M, γ)`` edges.
 
-    A uniformly random labelled tree-like backbone (each node, in random order, attaches to a random earlier one)
-    guarantees connectivity; the remaining edges are drawn uniformly from the non-edges.
+    A random tree backbone (each node, in random order, attaches to a random earlier one) guarantees
+    connectivity; the remaining edges are drawn uniformly from the non-edges.
     """
     target = num_edges_for_density(num_nodes, density)
     adj = np.zeros((num_nodes, num_nodes), dtype=bool)
@@ -112,7 +112,7 @@ def random_connected_graph(num_nodes: int, density: float, *, rng: np.random.Gen
 
 
 def channel_aware_graph(gain_lin: np.ndarray, density: float) -> np.ndarray:
-    """A connected graph that prefers strong links: the maximum-gain spanning tree plus the strongest other links.
+    """A connected graph preferring strong links: the maximum-gain spanning tree plus the strongest others.
 
     gain_lin : [M, M] symmetric link gains (linear); the diagonal is ignored.
     """
@@ -148,9 +148,9 @@ def channel_aware_graph(gain_lin: np.ndarray, density: float) -> np.ndarray:
 def metropolis_weights(adj: np.ndarray, *, rule: str = "mh") -> np.ndarray:
     """Symmetric doubly stochastic mixing matrix W : [M, M] on the graph ``adj``.
 
-    rule="mh" (default): w_ij = 1 / (1 + max(d_i, d_j)) — Metropolis–Hastings; ρ < 1 on every connected graph and
-    exact averaging on a complete graph. rule="paper": w_ij = 1 / max(d_i, d_j) (eq. 6); the self-weight may be 0
-    and an even ring then has ρ = 1 (no consensus at γ = 1): use it only with γ < 1.
+    rule="mh" (default): w_ij = 1 / (1 + max(d_i, d_j)) — Metropolis–Hastings; ρ < 1 on every connected
+    graph and exact averaging on a complete graph. rule="paper": w_ij = 1 / max(d_i, d_j) (eq. 6); the
+    self-weight may be 0 and an even ring then has ρ = 1 (no consensus at γ = 1): use it only with γ < 1.
     """
     adj = np.asarray(adj, dtype=bool)
     if rule not in ("mh", "paper"):
