@@ -168,20 +168,25 @@ def _legend(ax: Axes, **kwargs) -> None:
     ax.legend(**kwargs)
 
 
+def _gap_curves(gap_by: Mapping[str, Sequence[float]], title: str, ax: Axes | None) -> Figure:
+    """Event gap E_FU(k) vs k, one curve per entry, the oracle's zero dashed (Fig. 3 and Fig. 6)."""
+    fig, ax = _axes(ax, figsize=_FIGSIZE_CURVES)
+    _curves(ax, gap_by)
+    ax.axhline(0.0, color="black", linestyle="--", linewidth=0.8, zorder=0, label="oracle (gap 0)")
+    ax.set_xlabel("correction round k after the leave")
+    ax.set_ylabel(r"event gap $E_{FU}(k)$ (nats)")
+    ax.set_title(title)
+    _legend_outside(ax)
+    return fig
+
+
 def fig3(gap_by_method: Mapping[str, Sequence[float]], *, ax: Axes | None = None) -> Figure:
     """Fig. 3: event gap E_FU(k) vs correction round k after a leave, one curve per method.
 
     gap_by_method : {method: [K + 1]} — the gap at k = 0..K (k = 0 is right after the projection). The oracle
     (``retrain``) is drawn dashed when present.
     """
-    fig, ax = _axes(ax, figsize=_FIGSIZE_CURVES)
-    _curves(ax, gap_by_method)
-    ax.axhline(0.0, color="black", linestyle="--", linewidth=0.8, zorder=0, label="oracle (gap 0)")
-    ax.set_xlabel("correction round k after the leave")
-    ax.set_ylabel(r"event gap $E_{FU}(k)$ (nats)")
-    ax.set_title("Fig. 3 — event gap after a leave")
-    _legend_outside(ax)
-    return fig
+    return _gap_curves(gap_by_method, "Fig. 3 — event gap after a leave", ax)
 
 
 def fig4(
@@ -222,14 +227,7 @@ def fig5(retain_loss_by_method: Mapping[str, Sequence[float]], *, ax: Axes | Non
 
 def fig6(gap_by_arm: Mapping[str, Sequence[float]], *, ax: Axes | None = None) -> Figure:
     """Fig. 6: event gap E_FU(k) vs k for the ablation arms. gap_by_arm : {arm: [K + 1]}."""
-    fig, ax = _axes(ax, figsize=_FIGSIZE_CURVES)
-    _curves(ax, gap_by_arm)
-    ax.axhline(0.0, color="black", linestyle="--", linewidth=0.8, zorder=0, label="oracle (gap 0)")
-    ax.set_xlabel("correction round k after the leave")
-    ax.set_ylabel(r"event gap $E_{FU}(k)$ (nats)")
-    ax.set_title("Fig. 6 — ablation arms")
-    _legend_outside(ax)
-    return fig
+    return _gap_curves(gap_by_arm, "Fig. 6 — ablation arms", ax)
 
 
 def fig7(
