@@ -48,7 +48,8 @@ def _peak_rss_mb() -> float:
 
 def _state(model: str, devices: int, vectorised: bool):
     from wirelora.config import from_dict
-    from wirelora.learning.trainer import RunConfig, TrainerState
+    from wirelora.learning.config import RunConfig
+    from wirelora.learning.state import TrainerState
 
     basis, ranks = SETUPS[model][devices]
     if model == "tiny-lm":
@@ -143,7 +144,7 @@ def memory(model: str, devices: int, vectorised: bool) -> dict:
 
 def full_run() -> dict:
     from wirelora.experiments.runner import load_run_config
-    from wirelora.learning.trainer import run
+    from wirelora.learning.loop import run
 
     cfg = load_run_config("leave-only")
     t0 = time.perf_counter()

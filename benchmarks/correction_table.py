@@ -41,7 +41,7 @@ def main() -> None:
     )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    from wirelora.learning.trainer import RunConfig
+    from wirelora.learning.config import RunConfig
 
     raw = apply_overrides(_load(args.config), args.overrides)
     t0 = time.perf_counter()

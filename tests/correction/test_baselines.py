@@ -30,7 +30,7 @@ RAW = {
 
 
 def _config(**correction):
-    from wirelora.learning.trainer import RunConfig
+    from wirelora.learning.config import RunConfig
 
     raw = {**RAW, "correction": {**RAW["correction"], **correction}}
     return from_dict(RunConfig, raw)
@@ -40,7 +40,7 @@ def _config(**correction):
 def trained():
     """A state after 4 rounds of plain DGD (the pre-event phase), and its pre-event consensus and slots."""
     from wirelora.distributed.backend import InProcessBackend
-    from wirelora.learning.trainer import TrainerState
+    from wirelora.learning.state import TrainerState
 
     torch.manual_seed(0)
     state = TrainerState(_config(), seed=0)
@@ -58,7 +58,8 @@ def _event_state(kind, trained, **correction):
     """A fresh state holding the trained blocks, the leave of d0 applied, the oracle trained, the method's
     on_event run. Returns (state, method, blocks right before on_event)."""
     from wirelora.learning.events import Event
-    from wirelora.learning.trainer import TrainerState, train_oracle
+    from wirelora.learning.oracle import train_oracle
+    from wirelora.learning.state import TrainerState
 
     blocks, slots = trained
     cfg = _config(method=kind, **correction)
@@ -167,7 +168,7 @@ def test_federaser_rebuilds_from_zero_without_the_leaver(trained):
     blocks, slots = trained
     # stored updates: two snapshots per device, the second one its trained own block
     snaps = {}
-    from wirelora.learning.trainer import TrainerState
+    from wirelora.learning.state import TrainerState
 
     ref = TrainerState(_config(), seed=0)
     for m, d in enumerate(ref.members):
@@ -178,7 +179,7 @@ def test_federaser_rebuilds_from_zero_without_the_leaver(trained):
     rec.snapshots = snaps
     assert set(rec.state_dict()["snapshots"]) == set(snaps)
     from wirelora.learning.events import Event
-    from wirelora.learning.trainer import train_oracle
+    from wirelora.learning.oracle import train_oracle
 
     state = TrainerState(_config(method="federaser_d2d"), seed=0)
     state.blocks = {n: b.clone() for n, b in blocks.items()}
@@ -212,7 +213,7 @@ def test_federaser_rebuilds_from_zero_without_the_leaver(trained):
 
 
 def test_kd_penalty_is_zero_at_the_base_model(trained):
-    from wirelora.learning.trainer import Batch
+    from wirelora.learning.hooks import Batch
 
     state, method, _ = _event_state("kd_unlearn", trained)
     x, y = state.data(state.members, "train")

@@ -28,7 +28,7 @@ RAW = {
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     from wirelora.correction.sweep import sweep
-    from wirelora.learning.trainer import RunConfig
+    from wirelora.learning.config import RunConfig
 
     out = tmp_path_factory.mktemp("sweep")
     hists = sweep(
@@ -88,7 +88,7 @@ def test_uniform_arm_is_its_own_reference_and_table(results):
 
 def test_finished_run_reloads_and_run_cli(results, tmp_path):
     from wirelora.correction.sweep import run_method
-    from wirelora.learning.trainer import RunConfig
+    from wirelora.learning.config import RunConfig
 
     out, hists = results
     cfg = from_dict(
@@ -106,7 +106,7 @@ def test_finished_run_reloads_and_run_cli(results, tmp_path):
 @pytest.mark.parametrize("method", ["federaser_d2d"])
 def test_leave_then_join_runs_segment_by_segment(method, tmp_path):
     from wirelora.correction.sweep import run_method
-    from wirelora.learning.trainer import RunConfig
+    from wirelora.learning.config import RunConfig
 
     raw = {
         **RAW,
@@ -138,7 +138,7 @@ def test_shipped_correction_config_parses():
 
 def test_interrupted_corrected_run_resumes_to_the_same_history(tmp_path):
     from wirelora.correction.sweep import run_method
-    from wirelora.learning.trainer import RunConfig
+    from wirelora.learning.config import RunConfig
 
     raw = {**RAW, "correction": {**RAW["correction"], "method": "proposed"}}
     cfg = from_dict(RunConfig, raw)

@@ -327,7 +327,7 @@ class CorrectionMethod:
             self._federaser(state, event)
 
     def _retrain(self, state) -> None:
-        from wirelora.learning.trainer import train_oracle
+        from wirelora.learning.oracle import train_oracle
 
         blocks = state.oracle["blocks"] if state.oracle is not None else train_oracle(state, None)
         m = len(state.members)

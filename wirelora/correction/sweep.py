@@ -83,7 +83,7 @@ def run_method(
     share it (see :func:`sweep`). A run directory with a checkpoint is resumed where it stopped.
     ``stop_after``: stop (with a checkpoint, History not annotated) after this round, at or after the first
     event (for tests of resume)."""
-    from wirelora.learning.trainer import run
+    from wirelora.learning.loop import run
 
     cc, pc, wc = parse_sections(config)
     tmp = None

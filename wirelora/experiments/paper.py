@@ -781,7 +781,7 @@ def _draw_regimes(data: Mapping[str, Any]):
 # --- join: learning a joiner with and without its own orthogonal block ----------------------------------
 def _run_config(raw: Mapping[str, Any]):
     from wirelora.config import from_dict
-    from wirelora.learning.trainer import RunConfig
+    from wirelora.learning.config import RunConfig
 
     return from_dict(RunConfig, raw)
 
@@ -806,7 +806,7 @@ def _event_marks(events: Sequence[Mapping[str, Any]]) -> list[list]:
 def _compute_join(cfg: Mapping[str, Any], ctx: _Context) -> dict:
     """The same joins run twice: the joiner trains its own new block (the orthogonal extension, block
     ownership) vs every device trains every block (shared: the joiner's updates land on every block)."""
-    from wirelora.learning.trainer import run
+    from wirelora.learning.loop import run
 
     out: dict[str, Any] = {"join_loss": {}, "retain_loss": {}}
     for arm, extra in ctx.bar(list(cfg["arms"].items()), desc="join: arms"):

@@ -41,7 +41,7 @@ def available_configs() -> list[str]:
 
 def load_run_config(name_or_path: str | Path, overrides: list[str] = (), seed: int | None = None):
     """A :class:`RunConfig` from a file or a shipped config name, with dotted overrides and a seed."""
-    from wirelora.learning.trainer import RunConfig
+    from wirelora.learning.config import RunConfig
 
     text = str(name_or_path)
     path = Path(text).expanduser()
@@ -75,7 +75,7 @@ def make_correction(config) -> Any:
 def start_run(config, out_dir: str | Path, *, correction: Any = None, progress: bool = False):
     """Write the resolved config into ``out_dir`` and run it there (with checkpoints); returns the History."""
     from wirelora.evaluation.history import atomic_write_text
-    from wirelora.learning.trainer import run
+    from wirelora.learning.loop import run
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -92,7 +92,9 @@ def start_run(config, out_dir: str | Path, *, correction: Any = None, progress: 
 
 def resume_run(out_dir: str | Path, *, correction: Any = None, progress: bool = False):
     """Continue the run in ``out_dir`` from its last checkpoint (or from the start if there is none)."""
-    from wirelora.learning.trainer import CHECKPOINT_FILE, RunConfig, run
+    from wirelora.learning.checkpoint import CHECKPOINT_FILE
+    from wirelora.learning.config import RunConfig
+    from wirelora.learning.loop import run
 
     out = Path(out_dir)
     resolved = out / RESOLVED_FILE

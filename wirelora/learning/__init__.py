@@ -3,19 +3,13 @@
 torch only (never cvxpy); peft/transformers load when a model is built.
 """
 
+from wirelora.learning.config import ModelConfig, OracleConfig, RunConfig, TrainerConfig
 from wirelora.learning.events import ChurnConfig, Event, members_at, sample_events, timeline
+from wirelora.learning.hooks import Batch, Correction
+from wirelora.learning.loop import run
 from wirelora.learning.schedule import GroupSchedule, Schedule, uniform_schedule
+from wirelora.learning.state import TrainerState
 from wirelora.learning.tasks import Task, TaskConfig, build_task, event_sets
-from wirelora.learning.trainer import (
-    Batch,
-    Correction,
-    ModelConfig,
-    OracleConfig,
-    RunConfig,
-    TrainerConfig,
-    TrainerState,
-    run,
-)
 
 __all__ = [
     "run",

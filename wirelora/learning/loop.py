@@ -1,0 +1,184 @@
+"""The round loop: ``run(config, *, seed) -> History`` reads top to bottom, once per round k (METHOD.md §3):
+
+    event (leave: project the leaver out of every copy; join: new slot, warm start) → correction.on_event
+    → schedule (per layer group g: n_g, η_g, λ_g, γ_g, H_g, graph)
+    → n_g local steps per group, every device at once, each on its own data and only its own block (block
+      ownership), with the proximal term (λ_g/2)‖B − B_anchor‖²
+    → per group on sync rounds (k mod H_g = 0): exchange over the group's graph, mix with W(γ_g) → record
+
+The state is :class:`~wirelora.learning.state.TrainerState`; a correction's hooks are
+:class:`~wirelora.learning.hooks.Correction`; ``Schedule.record`` numbers (latency_s, ...) are copied
+into the History round; ``backend`` is the exchange step (:class:`wirelora.distributed.backend.Backend`).
+Default schedule: the trainer config's n, η, λ, γ, H for every group, with a per-group graph (``random``:
+connected, redrawn every round from (seed, round, group); ``fixed``, ``complete``, ``ring`` or ``edges``). The
+prox anchor after an event is the post-event, post-projection consensus; before the first event there is none.
+Same seed → the same History bit for bit on CPU, except ``wall_time_s``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from wirelora.config import to_dict
+from wirelora.distributed.backend import Backend, InProcessBackend
+from wirelora.evaluation.history import History
+from wirelora.learning.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
+from wirelora.learning.config import RunConfig
+from wirelora.learning.events import Event, sample_events, timeline
+from wirelora.learning.hooks import Correction
+from wirelora.learning.oracle import train_oracle
+from wirelora.learning.probes import SETS
+from wirelora.learning.schedule import Schedule
+from wirelora.learning.state import TrainerState
+
+__all__ = ["run"]
+
+
+def run(
+    config: RunConfig,
+    *,
+    seed: int | None = None,
+    correction: Correction | None = None,
+    out_dir: str | Path | None = None,
+    resume: bool = False,
+    backend: Backend | None = None,
+    progress: bool = False,
+    stop_after: int | None = None,
+) -> History:
+    """Run ``config`` and return its History (also saved to ``out_dir/history.json`` when given).
+
+    seed: overrides ``config.seed``. correction: the hooks of :class:`Correction` (None = plain uniform DGD
+    with the leave projection). out_dir + resume=True: continue from ``out_dir/checkpoint.pt`` if it exists.
+    stop_after: stop (with a checkpoint) after this round — for tests of resume.
+    """
+    state, events, history, config = _setup(config, seed)
+    tc, backend = config.trainer, backend or InProcessBackend()
+    out = None if out_dir is None else Path(out_dir)
+    ck_path = None if out is None else out / CHECKPOINT_FILE
+    cache_dir = _oracle_cache(config, out)
+    project = bool(getattr(correction, "project_on_leave", True))
+    start = 0
+    if resume and ck_path is not None and ck_path.is_file():
+        start, history = load_checkpoint(ck_path, state, correction)
+    if stop_after is not None and start > stop_after:
+        return history  # already past the requested stop (a resumed, later checkpoint)
+    bar = _progress_bar(config, start) if progress else None
+    try:
+        for r in range(start, tc.rounds):
+            t0 = time.perf_counter()
+            state.round = r
+            event = events.get(r)
+            if event is not None:
+                state.apply_event(event, project=project)
+                if config.oracle.enabled:
+                    ob = train_oracle(state, cache_dir)
+                    state.oracle = {"blocks": ob, "eval": state.evaluate(ob)}
+                if correction is not None and hasattr(correction, "on_event"):
+                    correction.on_event(state, event)
+            schedule = None
+            if correction is not None and hasattr(correction, "schedule"):
+                schedule = correction.schedule(state, r)
+            schedule = schedule or state.default_schedule(r)
+            schedule.check(state.group_names, len(state.members), r)
+            train_loss = state.local_steps(schedule, r, correction)
+            bits = state.exchange(schedule, r, backend)
+            history.append(_record(state, r, schedule, bits, train_loss, event, time.perf_counter() - t0))
+            _advance(bar, history.rounds[-1])
+            done = r == tc.rounds - 1 or (stop_after is not None and r >= stop_after)
+            if ck_path is not None and (done or (tc.checkpoint_every and (r + 1) % tc.checkpoint_every == 0)):
+                save_checkpoint(ck_path, state, history, correction, r)
+                history.save(out)
+            if stop_after is not None and r >= stop_after:
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    if out is not None:
+        history.save(out)
+    return history
+
+
+def _setup(config: RunConfig, seed: int | None) -> tuple[TrainerState, dict[int, Event], History, RunConfig]:
+    """The state, the events by round and the empty History of ``config`` run with ``seed``."""
+    seed = config.seed if seed is None else int(seed)
+    if seed != config.seed:
+        config = dataclasses.replace(config, seed=seed)
+    tc = config.trainer
+    if tc.threads and not (tc.device == "cuda" or (tc.device == "auto" and torch.cuda.is_available())):
+        torch.set_num_threads(tc.threads)  # tiny models: one thread beats two fighting over a shared CPU
+    state = TrainerState(config, seed=seed)
+    events = list(config.events) or sample_events(
+        config.churn, state.task.initial, state.task.devices, tc.rounds, seed=seed
+    )
+    events = {e.round: e for e in timeline(events, state.task.initial, state.task.devices, tc.rounds)}
+    history = History(
+        config=to_dict(config),
+        meta={
+            "events": [dataclasses.asdict(e) for e in events.values()],
+            "groups": state.groups,
+            "device": str(state.device),
+        },
+    )
+    return state, events, history, config
+
+
+def _oracle_cache(config: RunConfig, out: Path | None) -> Path | None:
+    if not config.oracle.enabled:
+        return None
+    return Path(config.oracle.cache_dir) if config.oracle.cache_dir else (out / "oracle" if out else None)
+
+
+def _progress_bar(config: RunConfig, start: int):
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=config.trainer.rounds, initial=start, desc=config.name, unit="round", dynamic_ncols=True
+    )
+
+
+def _advance(bar, last: dict) -> None:
+    if bar is None:
+        return
+    keys = ("train_loss", "retain_loss", "forget_loss")
+    bar.set_postfix({k: f"{last[k]:.3f}" for k in keys if last.get(k) is not None}, refresh=False)
+    bar.update(1)
+
+
+def _record(
+    state: TrainerState,
+    r: int,
+    schedule: Schedule,
+    bits: dict[str, int],
+    train_loss: float,
+    event: Event | None,
+    wall_s: float,
+) -> dict:
+    tc = state.config.trainer
+    rec: dict[str, Any] = {
+        "round": r,
+        "members": list(state.members),
+        "event": None if event is None else {"leave": list(event.leave), "join": list(event.join)},
+    }
+    evaluated = r % tc.eval_every == 0 or r == tc.rounds - 1
+    ev = state.evaluate() if evaluated else {f"{s}_{k}": None for s in SETS for k in ("loss", "acc")}
+    rec.update(ev)
+    rec["device_losses"] = state.device_set_losses() if evaluated and tc.device_losses else None
+    if state.oracle is not None:
+        rec.update({f"oracle_{k}": v for k, v in state.oracle["eval"].items()})
+    rec["consensus_distance"] = state.consensus_distance()
+    rec["consensus_distance_group"] = {g: state.consensus_distance(g) for g in state.group_names}
+    rec["bits_sent"] = int(sum(bits.values()))
+    rec["bits_sent_group"] = {g: int(b) for g, b in bits.items()}
+    rec["schedule"] = {
+        g: {**schedule.groups[g].to_record(state.members), "sync": schedule.groups[g].is_sync_round(r)}
+        for g in state.group_names
+    }
+    rec["train_loss"] = train_loss
+    rec.update({k: float(v) for k, v in schedule.record.items()})
+    rec["wall_time_s"] = wall_s
+    return rec
