@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from wirelora.allocation import Allocation, BandwidthAllocator, Budget, InfeasibleError, SolverError, allocate
-from wirelora.allocation import reference as ref
+from wirelora.allocation import closed_form as ref
 from wirelora.allocation.scenario import random_instance
 from wirelora.network.topology import edge_list, random_connected_graph
 from wirelora.wireless.channel import channel_snr_hz

@@ -24,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from wirelora.allocation.allocator import OBJECTIVES, Allocation, Budget, allocate
+from wirelora.allocation.allocator import allocate
 from wirelora.allocation.baselines import equal_split
+from wirelora.allocation.problem import OBJECTIVES, Allocation, AllocationProblem, Budget, evaluate
 from wirelora.config import (
     ConfigError,
     check_choice,
@@ -319,8 +320,6 @@ def build_problem(cfg: Scenario) -> Problem:
 
 def solve_scenario(cfg: Scenario, objective: str | None = None) -> tuple[Problem, Allocation, Allocation]:
     """Solve a scenario: (problem, optimal allocation, the equal split evaluated the same way)."""
-    from wirelora.allocation.allocator import _Request, evaluate
-
     objective = cfg.objective if objective is None else objective
     check_choice("objective", objective, OBJECTIVES)
     prob = build_problem(cfg)
@@ -334,16 +333,14 @@ def solve_scenario(cfg: Scenario, objective: str | None = None) -> tuple[Problem
         "budget": budget,
     }
     alloc = allocate(prob.payload_bits, prob.link_snr_hz, prob.total_bandwidth_hz, **kwargs)
-    req = _Request(
+    req = AllocationProblem.build(
         prob.payload_bits,
         prob.link_snr_hz,
         prob.total_bandwidth_hz,
-        objective,
-        kwargs["weights"],
-        None,
-        None,
-        prob.tx_power_w,
-        budget,
+        objective=objective,
+        weights=kwargs["weights"],
+        tx_power_w=prob.tx_power_w,
+        budget=budget,
     )
     equal = evaluate(
         equal_split(prob.payload_bits, prob.total_bandwidth_hz), req, method="equal split", solve_time_s=0.0

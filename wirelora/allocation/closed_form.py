@@ -1,4 +1,7 @@
-"""Closed-form ground truth for the bandwidth allocator (METHOD.md §7), vectorised NumPy/SciPy.
+"""The closed-form allocator, the default solver of ``allocate`` (METHOD.md §7), vectorised NumPy/SciPy.
+
+Exact wherever it applies (every objective with at most one of budget and energy cap); also the ground truth
+the cvxpy allocator is tested against and the source of its per-link scales.
 
 Notation: a_e = link_snr_hz (Hz), q_e = payload_bits, b_e = bandwidth_hz, rate R(b) = b log2(1 + a / b).
 With x = b / a, R = a phi(x) / ln 2 where phi(x) = x ln(1 + 1/x) (increasing, concave, phi(inf) = 1).
@@ -24,6 +27,7 @@ from scipy.optimize import brentq
 from scipy.special import lambertw
 
 from wirelora.errors import InfeasibleError
+from wirelora.wireless.rates import shannon_rate_bps
 
 __all__ = [
     "rate_ceiling_bps",
@@ -111,7 +115,7 @@ def minmax_latency(payload_bits, link_snr_hz, total_bandwidth_hz):
 
     # upper bracket: the equal split finishes by t_eq, so need(t_eq) <= total
     b_eq = total / qu.size
-    t_hi = float(np.max(qu / (b_eq * np.log1p(au / b_eq) / _LN2)))
+    t_hi = float(np.max(qu / shannon_rate_bps(b_eq, au)))
     t, val, slope = _lower_bracket(t_floor, t_hi, need, total)
     if t is None:  # the optimum lies within 1e-13 (relative) of the floor
         t_star = t_floor * (1 + 1e-13)
@@ -131,7 +135,7 @@ def minmax_latency(payload_bits, link_snr_hz, total_bandwidth_hz):
     b = np.zeros_like(q)
     bu = min_bandwidth_hz(qu / t_star, au)
     b[used] = bu * (total / np.sum(bu))  # absorb the root's last-digit error so that the sum is exact
-    rate = b[used] * np.log1p(au / b[used]) / _LN2
+    rate = shannon_rate_bps(b[used], au)
     return float(np.max(qu / rate)), b
 
 
@@ -157,7 +161,7 @@ def weighted_latency(payload_bits, link_snr_hz, total_bandwidth_hz, weights, *, 
     x = _weighted_x(qu, au, wu, total, x_min)
     b = np.zeros_like(q)
     b[used] = au * x * (total / np.sum(au * x))
-    rate = b[used] * np.log1p(au / b[used]) / _LN2
+    rate = shannon_rate_bps(b[used], au)
     return float(np.sum(wu * qu / rate)), b
 
 
@@ -243,7 +247,7 @@ def constrained_weighted_latency(
         x = extra(np.exp(log_nu))[0]
     b = np.zeros_like(q)
     b[used] = au * x * (total / np.sum(au * x))
-    rate = b[used] * np.log1p(au / b[used]) / _LN2
+    rate = shannon_rate_bps(b[used], au)
     return float(np.sum(wu * qu / rate)), b
 
 
@@ -306,7 +310,7 @@ def constrained_minmax_latency(
     x = least_x(t_star)
     b = np.zeros_like(q)
     b[used] = au * x * (total / np.sum(au * x))
-    rate = b[used] * np.log1p(au / b[used]) / _LN2
+    rate = shannon_rate_bps(b[used], au)
     return float(np.max(qu / rate)), b
 
 
