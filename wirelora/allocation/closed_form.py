@@ -1,7 +1,7 @@
 """The closed-form allocator, the default solver of ``allocate`` (METHOD.md §7), vectorised NumPy/SciPy.
 
-Exact wherever it applies (every objective with at most one of budget and energy cap); also the ground truth
-the cvxpy allocator is tested against and the source of its per-link scales.
+Exact wherever it applies (every objective with at most one of budget and energy cap); the cvxpy allocator's
+ground truth and per-link scales.
 
 Notation: a_e = link_snr_hz (Hz), q_e = payload_bits, b_e = bandwidth_hz, rate R(b) = b log2(1 + a / b).
 With x = b / a, R = a phi(x) / ln 2 where phi(x) = x ln(1 + 1/x) (increasing, concave, phi(inf) = 1).
@@ -264,11 +264,7 @@ def constrained_minmax_latency(
     used = q > 0
     qu, au = q[used], a[used]
     vu = broadcast_weights(extra_weights, q)[used]
-    cap = (
-        None
-        if latency_cap_s is None
-        else np.broadcast_to(np.asarray(latency_cap_s, dtype=float), q.shape)[used]
-    )
+    cap = None if latency_cap_s is None else np.broadcast_to(np.asarray(latency_cap_s, float), q.shape)[used]
     coef = vu * qu * _LN2 / au**2  # 1 / nu = coef * psi(x)
 
     def least_x(t):
