@@ -132,10 +132,7 @@ def minmax_latency(payload_bits, link_snr_hz, total_bandwidth_hz):
                 break
             val, slope = need(t)
         t_star = t
-    b = np.zeros_like(q)
-    bu = min_bandwidth_hz(qu / t_star, au)
-    b[used] = bu * (total / np.sum(bu))  # absorb the root's last-digit error so that the sum is exact
-    rate = shannon_rate_bps(b[used], au)
+    b, rate = _spread(q, used, au, min_bandwidth_hz(qu / t_star, au), total)
     return float(np.max(qu / rate)), b
 
 
@@ -150,18 +147,14 @@ def weighted_latency(payload_bits, link_snr_hz, total_bandwidth_hz, weights, *, 
     w = broadcast_weights(weights, q)
     used = q > 0
     qu, au, wu = q[used], a[used], w[used]
-    x_min = np.zeros_like(qu)
+    x_min = _cap_x_min(qu, au, q, latency_cap_s, used)
     if latency_cap_s is not None:
-        cap = np.broadcast_to(np.asarray(latency_cap_s, dtype=float), q.shape)[used]
-        x_min = min_bandwidth_hz(qu / cap, au) / au
         if not np.all(np.isfinite(x_min)) or np.sum(au * x_min) > total:
             raise InfeasibleError(
                 "latency_cap_s: a link cannot meet its cap, or the caps need more than total_bandwidth_hz"
             )
     x = _weighted_x(qu, au, wu, total, x_min)
-    b = np.zeros_like(q)
-    b[used] = au * x * (total / np.sum(au * x))
-    rate = shannon_rate_bps(b[used], au)
+    b, rate = _spread(q, used, au, au * x, total)
     return float(np.sum(wu * qu / rate)), b
 
 
@@ -186,6 +179,14 @@ def _weighted_x(qu, au, wu, total, x_min):
     if excess(np.log(lam_hi)) >= 0:  # the caps alone use (all but nothing of) the band
         return x_min
     return x_of(np.exp(brentq(excess, np.log(lam_lo), np.log(lam_hi), xtol=1e-14, rtol=1e-15, maxiter=300)))
+
+
+def _spread(q, used, au, bu, total):
+    """(bandwidth_hz of the payload's shape, rate of the used entries) from the used entries' bandwidths bu,
+    rescaled so that they sum to the total exactly (absorbing a root's last-digit error)."""
+    b = np.zeros_like(q)
+    b[used] = bu * (total / np.sum(bu))
+    return b, shannon_rate_bps(b[used], au)
 
 
 def _latency_of_x(qu, au, x):
@@ -245,9 +246,7 @@ def constrained_weighted_latency(
             maxiter=300,
         )
         x = extra(np.exp(log_nu))[0]
-    b = np.zeros_like(q)
-    b[used] = au * x * (total / np.sum(au * x))
-    rate = shannon_rate_bps(b[used], au)
+    b, rate = _spread(q, used, au, au * x, total)
     return float(np.sum(wu * qu / rate)), b
 
 
@@ -304,9 +303,7 @@ def constrained_minmax_latency(
                 )
         t_star = np.exp(brentq(excess, np.log(t_lo), np.log(t_hi), xtol=1e-14, rtol=1e-15, maxiter=300))
     x = least_x(t_star)
-    b = np.zeros_like(q)
-    b[used] = au * x * (total / np.sum(au * x))
-    rate = shannon_rate_bps(b[used], au)
+    b, rate = _spread(q, used, au, au * x, total)
     return float(np.max(qu / rate)), b
 
 
