@@ -119,6 +119,7 @@ class AllocationProblem:
         if objective not in OBJECTIVES:
             raise ValueError(f"objective={objective!r}: must be one of {', '.join(OBJECTIVES)}")
         q, a, total = cf.prepare(payload_bits, link_snr_hz, total_bandwidth_hz)
+        _check_range(q, a, total)
         w = None
         if objective == "weighted":
             if weights is None:
@@ -153,6 +154,42 @@ def _optional_positive(field, value, q):
         ) from None
     cf._check_array(field, np.where(q > 0, x, 1.0), allow_zero=False)
     return np.array(x)
+
+
+# The solvers form q / a, a / b and their logarithms; outside these bounds double precision overflows or
+# loses every digit (OverflowError, nan bandwidths, an infinite latency reported as optimal).
+_RATIO_MAX = 1e100  # payload_bits / link_snr_hz (the latency floor in s, up to ln 2)
+_TOTAL_OVER_SNR_MAX = 1e15  # total_bandwidth_hz / link_snr_hz: beyond it every rate is at its ceiling
+
+
+def _check_range(q: np.ndarray, a: np.ndarray, total: float) -> None:
+    """ValueError naming the field when the inputs lie outside what double precision represents here."""
+    used = q > 0
+    tiny = np.finfo(float).tiny
+    for field, x in (("payload_bits", q), ("link_snr_hz", a)):
+        bad = used & (x < tiny)
+        if np.any(bad):
+            i = tuple(np.argwhere(bad)[0])
+            raise ValueError(
+                f"{field}{_where(i)}={float(x[i])!r}: subnormal (below {tiny:g}): not representable"
+            )
+    with np.errstate(over="ignore", under="ignore", divide="ignore"):
+        ratio = np.where(used, q / a, 1.0)
+    bad = used & ~((ratio <= _RATIO_MAX) & (ratio >= 1.0 / _RATIO_MAX))
+    if np.any(bad):
+        i = tuple(np.argwhere(bad)[0])
+        # name the factor further from 1 (in decades): the one out of range
+        field = "payload_bits" if abs(np.log10(q[i])) >= abs(np.log10(a[i])) else "link_snr_hz"
+        raise ValueError(
+            f"{field}{_where(i)}: payload_bits / link_snr_hz = {float(q[i])!r} / {float(a[i])!r} is outside "
+            f"[{1 / _RATIO_MAX:g}, {_RATIO_MAX:g}], beyond what double precision resolves"
+        )
+    a_min = float(np.min(a[used]))
+    if total > _TOTAL_OVER_SNR_MAX * a_min:
+        raise ValueError(
+            f"total_bandwidth_hz={total!r}: over {_TOTAL_OVER_SNR_MAX:g} times the weakest link_snr_hz "
+            f"({a_min!r}); every rate is at its ceiling a/ln2 to double precision"
+        )
 
 
 def _where(index) -> str:
