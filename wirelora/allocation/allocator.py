@@ -60,7 +60,7 @@ def allocate(
     tx_power_w : transmit power (W), scalar or broadcastable; needed for "energy" and energy_cap_j.
     budget : Budget(total_cost, beta_tau), a pair or a mapping:
     sum(payload + beta_tau * latency) <= total_cost.
-    method : "auto" (the closed form, reference.py, wherever it exists: every objective with at most one of
+    method : "auto" (the closed form, closed_form.py, wherever it exists: every objective with at most one of
     budget and energy cap; cvxpy otherwise), "cvxpy" or "reference".
 
     Raises ValueError (bad input), InfeasibleError (naming the link or constraint), SolverError (not optimal).

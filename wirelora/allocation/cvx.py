@@ -5,7 +5,7 @@ Objectives: ``minmax`` (the slowest link), ``weighted`` (sum w * latency), ``ene
 Constraints: total bandwidth; optional per-link latency cap (eq. 12b), per-round edge-cost budget
 (eq. 8, 12a), energy cap.
 
-``allocate`` uses the closed form of reference.py wherever one exists (every objective with at most one of
+``allocate`` uses the closed form of closed_form.py wherever one exists (every objective with at most one of
 budget and energy cap: exact, and robust on any instance) and the cvxpy problem otherwise or on request.
 
 Why the cvxpy problem is written the way it is:
