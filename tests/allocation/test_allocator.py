@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from wirelora.allocation import Allocation, BandwidthAllocator, Budget, InfeasibleError, SolverError, allocate
-from wirelora.allocation import reference as ref
+from wirelora.allocation import closed_form as ref
 from wirelora.allocation.scenario import random_instance
 from wirelora.network.topology import edge_list, random_connected_graph
 from wirelora.wireless.channel import channel_snr_hz
@@ -243,3 +243,19 @@ def test_minmax_with_a_deep_faded_bottleneck():
         np.testing.assert_allclose(solved.link_latency_s, exact.round_latency_s, rtol=1e-6)
     deep = np.broadcast_to(a_deep, q.shape) / allocate(q, a_deep, 20e6).bandwidth_hz
     assert deep.min() < 1e-2
+
+
+@pytest.mark.parametrize(
+    ("payload", "snr", "total", "field"),
+    [
+        ([1e308, 1e6], [2e7, 1e7], 1e6, "payload_bits"),
+        ([1e6, 1e6], [1e-300, 1e7], 1e6, "link_snr_hz"),
+        ([5e-324, 8e6, 16e6], [2e7, 1e7, 3e7], 1e6, "payload_bits"),
+        ([1e6, 2e6], [2e7, 1e7], 1e51, "total_bandwidth_hz"),
+    ],
+)
+@pytest.mark.parametrize("method", ["auto", "cvxpy"])
+def test_unrepresentable_inputs_name_the_field(payload, snr, total, field, method):
+    # never OverflowError, never "optimal" with an infinite latency, never bandwidth_hz=nan
+    with pytest.raises(ValueError, match=field):
+        allocate(payload, snr, total, method=method)

@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize
 
-from wirelora.allocation import reference as ref
+from wirelora.allocation import closed_form as ref
 from wirelora.errors import InfeasibleError
 from wirelora.wireless.rates import shannon_rate_bps
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from wirelora.allocation import reference as ref
+from wirelora.allocation import closed_form as ref
 
 __all__ = ["equal_split", "proportional_split", "slsqp_minmax"]
 

@@ -1,4 +1,4 @@
-"""Allocation scenarios (the ``wirelora allocate`` schema) and the CLI handler.
+"""Allocation scenarios (the ``wirelora allocate`` schema): load, build the problem, solve.
 
 A scenario is either explicit links::
 
@@ -15,17 +15,16 @@ beta_tau), ``tx_power_dbm``, ``noise_psd_dbm_hz``.
 
 from __future__ import annotations
 
-import json
 import math
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from wirelora.allocation.allocator import OBJECTIVES, Allocation, Budget, allocate
+from wirelora.allocation.allocator import allocate
 from wirelora.allocation.baselines import equal_split
+from wirelora.allocation.problem import OBJECTIVES, Allocation, AllocationProblem, Budget, evaluate
 from wirelora.config import (
     ConfigError,
     check_choice,
@@ -49,10 +48,6 @@ __all__ = [
     "load_scenario",
     "build_problem",
     "solve_scenario",
-    "format_table",
-    "to_json",
-    "plot_allocation",
-    "cli_allocate",
 ]
 
 EXAMPLES_DIR = Path(__file__).with_name("examples")
@@ -319,8 +314,6 @@ def build_problem(cfg: Scenario) -> Problem:
 
 def solve_scenario(cfg: Scenario, objective: str | None = None) -> tuple[Problem, Allocation, Allocation]:
     """Solve a scenario: (problem, optimal allocation, the equal split evaluated the same way)."""
-    from wirelora.allocation.allocator import _Request, evaluate
-
     objective = cfg.objective if objective is None else objective
     check_choice("objective", objective, OBJECTIVES)
     prob = build_problem(cfg)
@@ -334,156 +327,16 @@ def solve_scenario(cfg: Scenario, objective: str | None = None) -> tuple[Problem
         "budget": budget,
     }
     alloc = allocate(prob.payload_bits, prob.link_snr_hz, prob.total_bandwidth_hz, **kwargs)
-    req = _Request(
+    req = AllocationProblem.build(
         prob.payload_bits,
         prob.link_snr_hz,
         prob.total_bandwidth_hz,
-        objective,
-        kwargs["weights"],
-        None,
-        None,
-        prob.tx_power_w,
-        budget,
+        objective=objective,
+        weights=kwargs["weights"],
+        tx_power_w=prob.tx_power_w,
+        budget=budget,
     )
     equal = evaluate(
         equal_split(prob.payload_bits, prob.total_bandwidth_hz), req, method="equal split", solve_time_s=0.0
     )
     return prob, alloc, equal
-
-
-def _entries(prob: Problem, alloc: Allocation):
-    """(group, link, payload, snr, bandwidth, rate, latency) per used entry, in order."""
-    q = prob.payload_bits
-    a = np.broadcast_to(prob.link_snr_hz, q.shape)
-    rows = []
-    for idx in zip(*np.nonzero(q > 0)):
-        group = prob.group_names[idx[0]] if q.ndim == 2 else prob.group_names[idx[0]]
-        link = prob.link_names[idx[-1]]
-        rows.append(
-            (
-                group,
-                link,
-                q[idx],
-                a[idx],
-                alloc.bandwidth_hz[idx],
-                alloc.rate_bps[idx],
-                alloc.link_latency_s[idx],
-            )
-        )
-    return rows
-
-
-def format_table(prob: Problem, alloc: Allocation, equal: Allocation, *, max_rows: int = 40) -> str:
-    rows = _entries(prob, alloc)
-    head = (
-        f"{'group':<8} {'link':<10} {'payload Mbit':>12} {'SNR/Hz dB':>9} {'bandwidth MHz':>13} {'share':>7} "
-        f"{'rate Mbit/s':>11} {'latency s':>10}"
-    )
-    lines = [head, "-" * len(head)]
-    shown = rows if len(rows) <= max_rows else rows[: max_rows - 1]
-    for g, name, q, a, b, r, t in shown:
-        lines.append(
-            f"{str(g)[:8]:<8} {str(name)[:10]:<10} {q / 1e6:>12.4g} {10 * np.log10(a):>9.1f} "
-            f"{b / 1e6:>13.6g} "
-            f"{b / alloc.total_bandwidth_hz:>7.2%} {r / 1e6:>11.4g} {t:>10.5g}"
-        )
-    if len(shown) < len(rows):
-        lines.append(f"... {len(rows) - len(shown)} more entries (use --json for all)")
-    lines.append("-" * len(head))
-    unit = "J" if alloc.objective == "energy" else "s"
-    lines.append(
-        f"objective         {alloc.objective} = {alloc.objective_value:.6g} {unit} ({alloc.method}, "
-        f"status {alloc.status})"
-    )
-    lines.append(
-        f"round latency     {alloc.round_latency_s:.6g} s   (equal split: {equal.round_latency_s:.6g} s, "
-        f"{equal.round_latency_s / alloc.round_latency_s:.2f}x slower)"
-    )
-    lines.append(f"total bandwidth   {alloc.total_bandwidth_hz / 1e6:.6g} MHz over {len(rows)} link entries")
-    if alloc.energy_j is not None:
-        lines.append(f"energy            {float(np.sum(alloc.energy_j)):.6g} J")
-    return "\n".join(lines)
-
-
-def to_json(prob: Problem, alloc: Allocation, equal: Allocation) -> dict:
-    out = {
-        "status": alloc.status,
-        "objective": alloc.objective,
-        "objective_value": alloc.objective_value,
-        "method": alloc.method,
-        "round_latency_s": alloc.round_latency_s,
-        "total_bandwidth_hz": alloc.total_bandwidth_hz,
-        "bandwidth_hz": alloc.bandwidth_hz.tolist(),
-        "link_latency_s": alloc.link_latency_s.tolist(),
-        "rate_bps": alloc.rate_bps.tolist(),
-        "payload_bits": prob.payload_bits.tolist(),
-        "link_snr_hz": np.asarray(prob.link_snr_hz).tolist(),
-        "groups": prob.group_names,
-        "links": prob.link_names,
-        "equal_split_round_latency_s": equal.round_latency_s,
-    }
-    if alloc.energy_j is not None:
-        out["energy_j"] = alloc.energy_j.tolist()
-    if alloc.edge_cost is not None:
-        out["edge_cost"] = alloc.edge_cost.tolist()
-    return out
-
-
-def plot_allocation(
-    prob: Problem, alloc: Allocation, path: str | Path, *, latency_cap_s: float | None = None
-):
-    """Bandwidth and latency per link entry, as two bar panels, saved to ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = _entries(prob, alloc)
-    labels = [f"{g}:{n}" for g, n, *_ in rows]
-    x = np.arange(len(rows))
-    groups = sorted(set(g for g, *_ in rows), key=str)
-    colors = {g: plt.cm.tab10(i % 10) for i, g in enumerate(groups)}
-    c = [colors[g] for g, *_ in rows]
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(max(6.0, 0.25 * len(rows) + 2), 6), sharex=True)
-    ax1.bar(x, [r[4] / 1e6 for r in rows], color=c)
-    ax1.set_ylabel("bandwidth (MHz)")
-    ax1.set_yscale("log")
-    ax1.set_title(f"{alloc.objective} allocation of {alloc.total_bandwidth_hz / 1e6:g} MHz")
-    ax2.bar(x, [r[6] for r in rows], color=c)
-    ax2.axhline(alloc.round_latency_s, color="k", lw=0.8, ls="--", label="round latency")
-    if latency_cap_s is not None:
-        ax2.axhline(latency_cap_s, color="r", lw=0.8, label="latency cap")
-    ax2.set_ylabel("latency (s)")
-    ax2.legend(loc="upper right", fontsize=8)
-    if len(rows) <= 60:
-        ax2.set_xticks(x, labels, rotation=90, fontsize=7)
-    for g in groups:
-        ax1.bar([], [], color=colors[g], label=str(g))
-    ax1.legend(loc="upper right", fontsize=8, title="group")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
-
-
-def cli_allocate(args) -> int:
-    """``wirelora allocate [SCENARIO] [--objective ...] [--json] [--plot PATH]``."""
-    cfg = load_scenario(args.scenario)
-    objective = getattr(args, "objective", None)
-    if objective is not None:
-        check_choice("--objective", objective, OBJECTIVES)
-    prob, alloc, equal = solve_scenario(cfg, objective)
-    if getattr(args, "json", False):
-        print(json.dumps(to_json(prob, alloc, equal)))
-    else:
-        if cfg.description:
-            print(cfg.description.strip())
-            print()
-        print(format_table(prob, alloc, equal))
-    plot = getattr(args, "plot", None)
-    if plot:
-        saved = plot_allocation(prob, alloc, plot, latency_cap_s=cfg.latency_cap_s)
-        print(f"plot written to {saved}", file=sys.stderr)
-    return 0

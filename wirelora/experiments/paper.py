@@ -579,7 +579,7 @@ def _split_latency_s(
 
 def _compute_alloc(cfg: Mapping[str, Any], ctx: _Context) -> dict:
     from wirelora.allocation import allocate
-    from wirelora.allocation.reference import minmax_latency
+    from wirelora.allocation.closed_form import minmax_latency
 
     payload, snr = _scenario(cfg)
     totals = np.geomspace(cfg["min_bandwidth_hz"], cfg["max_bandwidth_hz"], cfg["num_bandwidths"])
@@ -629,7 +629,7 @@ def _draw_alloc(data: Mapping[str, Any]):
 
 def _compute_pareto(cfg: Mapping[str, Any], ctx: _Context) -> dict:
     from wirelora.allocation import allocate
-    from wirelora.allocation.reference import minmax_latency, weighted_latency
+    from wirelora.allocation.closed_form import minmax_latency, weighted_latency
     from wirelora.units import dbm_to_w
 
     payload, snr = _scenario(cfg)

@@ -1,4 +1,7 @@
-"""Closed-form ground truth for the bandwidth allocator (METHOD.md §7), vectorised NumPy/SciPy.
+"""The closed-form allocator, the default solver of ``allocate`` (METHOD.md §7), vectorised NumPy/SciPy.
+
+Exact wherever it applies (every objective with at most one of budget and energy cap); the cvxpy allocator's
+ground truth and per-link scales.
 
 Notation: a_e = link_snr_hz (Hz), q_e = payload_bits, b_e = bandwidth_hz, rate R(b) = b log2(1 + a / b).
 With x = b / a, R = a phi(x) / ln 2 where phi(x) = x ln(1 + 1/x) (increasing, concave, phi(inf) = 1).
@@ -24,6 +27,7 @@ from scipy.optimize import brentq
 from scipy.special import lambertw
 
 from wirelora.errors import InfeasibleError
+from wirelora.wireless.rates import shannon_rate_bps
 
 __all__ = [
     "rate_ceiling_bps",
@@ -111,7 +115,7 @@ def minmax_latency(payload_bits, link_snr_hz, total_bandwidth_hz):
 
     # upper bracket: the equal split finishes by t_eq, so need(t_eq) <= total
     b_eq = total / qu.size
-    t_hi = float(np.max(qu / (b_eq * np.log1p(au / b_eq) / _LN2)))
+    t_hi = float(np.max(qu / shannon_rate_bps(b_eq, au)))
     t, val, slope = _lower_bracket(t_floor, t_hi, need, total)
     if t is None:  # the optimum lies within 1e-13 (relative) of the floor
         t_star = t_floor * (1 + 1e-13)
@@ -128,10 +132,7 @@ def minmax_latency(payload_bits, link_snr_hz, total_bandwidth_hz):
                 break
             val, slope = need(t)
         t_star = t
-    b = np.zeros_like(q)
-    bu = min_bandwidth_hz(qu / t_star, au)
-    b[used] = bu * (total / np.sum(bu))  # absorb the root's last-digit error so that the sum is exact
-    rate = b[used] * np.log1p(au / b[used]) / _LN2
+    b, rate = _spread(q, used, au, min_bandwidth_hz(qu / t_star, au), total)
     return float(np.max(qu / rate)), b
 
 
@@ -146,18 +147,14 @@ def weighted_latency(payload_bits, link_snr_hz, total_bandwidth_hz, weights, *, 
     w = broadcast_weights(weights, q)
     used = q > 0
     qu, au, wu = q[used], a[used], w[used]
-    x_min = np.zeros_like(qu)
+    x_min = _cap_x_min(qu, au, q, latency_cap_s, used)
     if latency_cap_s is not None:
-        cap = np.broadcast_to(np.asarray(latency_cap_s, dtype=float), q.shape)[used]
-        x_min = min_bandwidth_hz(qu / cap, au) / au
         if not np.all(np.isfinite(x_min)) or np.sum(au * x_min) > total:
             raise InfeasibleError(
                 "latency_cap_s: a link cannot meet its cap, or the caps need more than total_bandwidth_hz"
             )
     x = _weighted_x(qu, au, wu, total, x_min)
-    b = np.zeros_like(q)
-    b[used] = au * x * (total / np.sum(au * x))
-    rate = b[used] * np.log1p(au / b[used]) / _LN2
+    b, rate = _spread(q, used, au, au * x, total)
     return float(np.sum(wu * qu / rate)), b
 
 
@@ -182,6 +179,14 @@ def _weighted_x(qu, au, wu, total, x_min):
     if excess(np.log(lam_hi)) >= 0:  # the caps alone use (all but nothing of) the band
         return x_min
     return x_of(np.exp(brentq(excess, np.log(lam_lo), np.log(lam_hi), xtol=1e-14, rtol=1e-15, maxiter=300)))
+
+
+def _spread(q, used, au, bu, total):
+    """(bandwidth_hz of the payload's shape, rate of the used entries) from the used entries' bandwidths bu,
+    rescaled so that they sum to the total exactly (absorbing a root's last-digit error)."""
+    b = np.zeros_like(q)
+    b[used] = bu * (total / np.sum(bu))
+    return b, shannon_rate_bps(b[used], au)
 
 
 def _latency_of_x(qu, au, x):
@@ -241,9 +246,7 @@ def constrained_weighted_latency(
             maxiter=300,
         )
         x = extra(np.exp(log_nu))[0]
-    b = np.zeros_like(q)
-    b[used] = au * x * (total / np.sum(au * x))
-    rate = b[used] * np.log1p(au / b[used]) / _LN2
+    b, rate = _spread(q, used, au, au * x, total)
     return float(np.sum(wu * qu / rate)), b
 
 
@@ -260,11 +263,7 @@ def constrained_minmax_latency(
     used = q > 0
     qu, au = q[used], a[used]
     vu = broadcast_weights(extra_weights, q)[used]
-    cap = (
-        None
-        if latency_cap_s is None
-        else np.broadcast_to(np.asarray(latency_cap_s, dtype=float), q.shape)[used]
-    )
+    cap = None if latency_cap_s is None else np.broadcast_to(np.asarray(latency_cap_s, float), q.shape)[used]
     coef = vu * qu * _LN2 / au**2  # 1 / nu = coef * psi(x)
 
     def least_x(t):
@@ -304,9 +303,7 @@ def constrained_minmax_latency(
                 )
         t_star = np.exp(brentq(excess, np.log(t_lo), np.log(t_hi), xtol=1e-14, rtol=1e-15, maxiter=300))
     x = least_x(t_star)
-    b = np.zeros_like(q)
-    b[used] = au * x * (total / np.sum(au * x))
-    rate = b[used] * np.log1p(au / b[used]) / _LN2
+    b, rate = _spread(q, used, au, au * x, total)
     return float(np.max(qu / rate)), b
 
 
