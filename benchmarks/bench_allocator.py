@@ -4,7 +4,7 @@ a user would otherwise use (equal split; scipy SLSQP) on real channel instances 
     .venv/bin/python benchmarks/bench_allocator.py            # -> benchmarks/results/bench_allocator.json
     .venv/bin/python benchmarks/bench_allocator.py --links 10 100 --slsqp-max-links 10
 
-Instances: devices in a 250 m disc with Rayleigh fading (METHOD.md §7), links drawn from all device pairs,
+Instances: devices in a 250 m disc with Rayleigh fading (method.md §7), links drawn from all device pairs,
 three layer groups with payloads 4/8/16 x 1e5 bit (x U(0.5, 2)), 20 MHz. The re-solve uses a new fading draw
 on the same links (what the correction loop does every round). Times are wall-clock medians.
 """

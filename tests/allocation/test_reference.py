@@ -13,7 +13,7 @@ WORKED_A = np.array([2e7, 1e7, 3e7])
 
 
 def test_worked_case():
-    # METHOD.md §7: T* = 4.91553 s, b = [0.107896, 0.326641, 0.565463] MHz
+    # docs/method.md §7: T* = 4.91553 s, b = [0.107896, 0.326641, 0.565463] MHz
     t, b = ref.minmax_latency(WORKED_Q, WORKED_A, 1e6)
     assert t == pytest.approx(4.91553, abs=5e-6)
     np.testing.assert_allclose(b / 1e6, [0.107896, 0.326641, 0.565463], atol=5e-7)

@@ -13,7 +13,7 @@ def test_complete_graph_mh_is_exact_average():
 
 
 def test_complete_graph_paper_rule_rate():
-    # METHOD.md §3: the paper's 1/max(d_i, d_j) gives ρ = 1/(M − 1) on a complete graph
+    # docs/method.md §3: the paper's 1/max(d_i, d_j) gives ρ = 1/(M − 1) on a complete graph
     w = T.metropolis_weights(T.complete_graph(6), rule="paper")
     assert T.consensus_rate(w) == pytest.approx(1 / 5)
 

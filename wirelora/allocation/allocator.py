@@ -1,5 +1,5 @@
 """``allocate``: the closed form (closed_form.py, the default solver) wherever one exists, else the cvxpy
-``BandwidthAllocator`` (cvx.py). METHOD.md §7.
+``BandwidthAllocator`` (cvx.py). docs/method.md §7.
 
 The closed form covers every objective with at most one of budget and energy cap (exact, and robust on any
 instance); the cvxpy problem is used otherwise or on request (method="cvxpy").

@@ -1,4 +1,4 @@
-"""The closed-form allocator, the default solver of ``allocate`` (METHOD.md §7), vectorised NumPy/SciPy.
+"""The closed-form allocator, the default solver of ``allocate`` (docs/method.md §7), vectorised NumPy/SciPy.
 
 Exact wherever it applies (every objective with at most one of budget and energy cap); the cvxpy allocator's
 ground truth and per-link scales.

@@ -1,4 +1,4 @@
-"""The cvxpy allocator ``BandwidthAllocator`` (METHOD.md §7): DPP programs built once and re-solved.
+"""The cvxpy allocator ``BandwidthAllocator`` (docs/method.md §7): DPP programs built once and re-solved.
 
 Variables b_{g,e} >= 0 (Hz) for group g on link e, rate R = b log2(1 + a / b) = -rel_entr(b, b + a) / ln 2.
 Objectives: ``minmax`` (the slowest link), ``weighted`` (sum w * latency), ``energy`` (sum p * latency).

@@ -1,5 +1,5 @@
 """The allocation problem: validated inputs (``AllocationProblem``), ``Budget``, the result ``Allocation``,
-the closed-form feasibility check and the evaluation of a bandwidth array (docs: METHOD.md §7)."""
+the closed-form feasibility check and the evaluation of a bandwidth array (docs: docs/method.md §7)."""
 
 from __future__ import annotations
 

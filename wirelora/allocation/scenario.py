@@ -9,7 +9,7 @@ A scenario is either explicit links::
 
 or generated: ``num_devices``, ``radius_m``, ``seed``, ``density`` (graph density), ``graph`` (random or
 channel_aware) and ``groups`` (name, payload_bits, priority, optional density), drawn with the channel of
-METHOD.md §7. Optional in both: ``objective``, ``latency_cap_s``, ``energy_cap_j``, ``budget`` (total_cost,
+method.md §7. Optional in both: ``objective``, ``latency_cap_s``, ``energy_cap_j``, ``budget`` (total_cost,
 beta_tau), ``tx_power_dbm``, ``noise_psd_dbm_hz``.
 """
 

@@ -1,4 +1,4 @@
-"""The correction methods, each a real implementation of the trainer's ``Correction`` hooks (METHOD.md §8).
+"""The correction methods, each a real implementation of the trainer's ``Correction`` hooks (method.md §8).
 
 Selected by ``correction.method``:
 

@@ -1,4 +1,4 @@
-"""The joint correction round (METHOD.md §7): the only place where the policy and the bandwidth allocator
+"""The joint correction round (docs/method.md §7): the only place where the policy and the bandwidth allocator
 meet.
 
 Block coordinate descent per correction round, given the policy's plan (n_g, λ_g, γ_g, H_g, p(g)):
@@ -61,7 +61,7 @@ class JointConfig:
     the per-round budget on Σ_g Σ_e c_ge in bits (None: no budget); beta_tau : β_τ, the cost of a second of
     latency in bits. graph : "random" (density γ_g) or "channel_aware" (the strongest links). damping : the
     mixing weight of W(γ) = (1 − γ) I + γ W (None: the trainer's ``gamma``; the policy's γ_g sets the
-    density). bits_per_scalar : q_b. radius_m, tx_power_dbm, noise_psd_dbm_hz : the channel (METHOD.md §7).
+    density). bits_per_scalar : q_b. radius_m, tx_power_dbm, noise_psd_dbm_hz : the channel (method.md §7).
     max_iterations : BCD iterations per round.
     """
 

@@ -1,5 +1,5 @@
 """Correction policies: per layer group, how many local steps n_g, how much proximal damping λ_g, how dense a
-graph γ_g and how often to gossip H_g after a join or leave (METHOD.md §5-§6).
+graph γ_g and how often to gossip H_g after a join or leave (docs/method.md §5-§6).
 
 - **Fisher priority** (the paper's Algorithm 1): S_g = λ_max(F_g) · mean_i ‖∇_{B^(g)} L_i‖²_F,
   p(g) = S_g / (Σ S + ε), then n_g = n_min + ⌊(n_max − n_min) p(g)⌋, λ_g = λ_max p(g), γ_g = γ_min + (1 −
@@ -203,7 +203,7 @@ class CorrectionConfig:
     """Which correction runs after an event (the ``correction:`` section of a run config).
 
     method : one of METHODS. rounds : K, the correction rounds after each event.
-    lambda_j, lambda_f : weights of the join part and of the forget part in the event gap (METHOD.md §3).
+    lambda_j, lambda_f : weights of the join part and of the forget part in the event gap (docs/method.md §3).
     ewc_weight : EWC's proximal weight λ on the Fisher-diagonal anchor (weights normalised to mean 1).
     kd_weight, kd_temperature : KD-Unlearn's KL term. influence_damping : the damping added to the
     Gauss-Newton blocks, relative to their mean eigenvalue. influence_scale : the step on the
@@ -292,7 +292,7 @@ def _layers(x) -> list[np.ndarray]:
 
 
 def empirical_fisher(per_sample_grads) -> np.ndarray:
-    """F_g = mean_s Σ_layers G_sᵀ G_s : [r, r] (METHOD.md §6).
+    """F_g = mean_s Σ_layers G_sᵀ G_s : [r, r] (docs/method.md §6).
 
     per_sample_grads : [S, out, r] per-sample gradients of the group's factor, or a list of such arrays (one
     per adapted layer of the group; ``out`` may differ, S and r must agree).

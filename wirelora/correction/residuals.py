@@ -1,4 +1,4 @@
-"""Theorem 2's residual terms (METHOD.md §4) and a synthetic quadratic on which μ, ζ and ρ are set by hand.
+"""Theorem 2's residual terms (method.md §4) and a synthetic quadratic on which μ, ζ and ρ are set by hand.
 
 After K correction rounds of decentralized gradient descent (n local steps of size η, proximal weight λ,
 gossip with consensus rate ρ every H rounds), the event gap of a layer group is bounded by

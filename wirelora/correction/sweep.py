@@ -4,7 +4,7 @@
 before
 the event (``stop_after``, a checkpoint), the pre-event consensus, slot table and stored updates are read from
 that checkpoint (EWC anchors to the first, FedEraser replays the last), and the run resumes with the method's
-hooks. The History's rounds then gain (METHOD.md §3, §9; issue 5): ``event_gap`` (retain + λ_j join, against
+hooks. The History's rounds then gain (method.md §3, §9; issue 5): ``event_gap`` (retain + λ_j join, against
 the oracle), ``forget_gap`` (KL(oracle ‖ model) on the leavers' inputs), ``event_gap_total`` (+ λ_f forget),
 ``contribution_residual``, ``latency_s``, ``energy_j``, ``edge_cost`` (from the joint round), ``local_steps``,
 and the running ``norm_comm`` / ``norm_compute`` / ``norm_total`` relative to the uniform arm (whose costs are

@@ -6,7 +6,7 @@ the exchange-and-mix of a group as one contraction with the mixing matrix: B ←
 backend (torch.distributed, one rank per device) implements the same two methods by sending each row to its
 graph neighbours and summing the received rows with their weights; the trainer does not change.
 
-Payload accounting (METHOD.md §7): a device sends its whole copy of the group's factor, i.e. the B columns
+Payload accounting (method.md §7): a device sends its whole copy of the group's factor, i.e. the B columns
 of every active member's slot in every layer of the group, ``bits_per_scalar`` bits per scalar; on a sync
 round each edge carries that payload in both directions.
 """

@@ -1,4 +1,4 @@
-"""Metrics of a correction run (METHOD.md §3, §9): event gap against the oracle, RI against the uniform arm,
+"""Metrics of a correction run (method.md §3, §9): event gap against the oracle, RI against the uniform arm,
 forget quality, consensus, costs, stability. Pure NumPy functions of numbers and arrays (torch tensors are
 converted); a History's per-round records feed them.
 """
@@ -60,7 +60,7 @@ def kl_divergence(p_logits, q_logits) -> float:
 
 
 def forget_gap(oracle_logits, model_logits) -> float:
-    """KL(oracle ‖ model) on the leaver's inputs (METHOD.md §3: the oracle's prediction is the desired
+    """KL(oracle ‖ model) on the leaver's inputs (docs/method.md §3: the oracle's prediction is the desired
     response)."""
     return kl_divergence(oracle_logits, model_logits)
 

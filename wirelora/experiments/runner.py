@@ -6,7 +6,7 @@ A run directory holds ``config.json`` (the resolved config, after ``--set`` over
 marked) and, when the oracle is on, ``oracle/`` (the retrained models, cached per event).
 
 CONFIG is a YAML/JSON path or the name of a config shipped in ``wirelora/experiments/configs/`` (e.g.
-``leave-only``). The sections are those of :class:`wirelora.learning.trainer.RunConfig`: ``model``,
+``leave-only``). The sections are those of :class:`wirelora.learning.config.RunConfig`: ``model``,
 ``task``, ``trainer``, ``events``, ``churn``, ``oracle``, and ``correction`` / ``policy`` (read by
 :func:`make_correction`; empty = plain DGD with the leave projection).
 """

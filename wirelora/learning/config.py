@@ -1,4 +1,4 @@
-"""The run's typed configuration: the model, the trainer, the oracle and the whole run (METHOD.md §3)."""
+"""The run's typed configuration: the model, the trainer, the oracle and the whole run (docs/method.md §3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Membership events: who joins and who leaves, at which round (METHOD.md §1, eq. 9).
+"""Membership events: who joins and who leaves, at which round (docs/method.md §1, eq. 9).
 
 An event at round r is applied at the start of round r, before the local steps: M_{r} = (M_{r-1} \\ U) ∪ J.
 Events come from the config as a list (``events: [{round: 200, leave: [d0]}, {round: 300, join: [d6]}]``) or

@@ -1,4 +1,4 @@
-"""The round loop: ``run(config, *, seed) -> History`` reads top to bottom, once per round k (METHOD.md §3):
+"""The round loop: ``run(config, *, seed) -> History`` reads top to bottom, once per round k (method.md §3):
 
     event (leave: project the leaver out of every copy; join: new slot, warm start) → correction.on_event
     → schedule (per layer group g: n_g, η_g, λ_g, γ_g, H_g, graph)

@@ -1,4 +1,4 @@
-"""The trainer's state: the stacked adapter copies of the members and what they need (METHOD.md §3).
+"""The trainer's state: the stacked adapter copies of the members and what they need (docs/method.md §3).
 
 Per adapted layer the stacked copies ``B : [M, out, S]`` (row m = the m-th member in member order: stayers
 first, joiners appended), all sharing the frozen bases A : [in, S] of :class:`OrthogonalLoRA`. The state owns

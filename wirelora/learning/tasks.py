@@ -19,7 +19,7 @@ can fold the active devices into the batch dimension.
   classified by a frozen head built from the topic names (:mod:`wirelora.learning.heads`). Train and eval
   sentences are disjoint (70/30 per topic).
 
-After an event (METHOD.md §3): retain set = eval data of the pre-event members that stay, join set = the
+After an event (docs/method.md §3): retain set = eval data of the pre-event members that stay, join set = the
 joiners', forget set = the leavers' (:func:`event_sets`).
 """
 
@@ -293,7 +293,7 @@ def build_task(
 def event_sets(
     members_before: Sequence[str], leave: Sequence[str], join: Sequence[str]
 ) -> dict[str, tuple[str, ...]]:
-    """METHOD.md §3: retain = M_t \\ U_t, join = J_t, forget = U_t (device names; empty tuple = no such
+    """docs/method.md §3: retain = M_t \\ U_t, join = J_t, forget = U_t (device names; empty tuple = no such
     set)."""
     return {
         "retain": tuple(d for d in members_before if d not in leave),

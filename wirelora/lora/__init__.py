@@ -1,4 +1,4 @@
-"""wirelora.lora: orthogonal LoRA contribution coordinates on top of peft (METHOD.md §2).
+"""wirelora.lora: orthogonal LoRA contribution coordinates on top of peft (docs/method.md §2).
 
 torch only at import; peft is imported when an adapter is built (it pulls transformers, ~4 s). Never cvxpy.
 """

@@ -1,5 +1,5 @@
 """OrthogonalLoRA: each device's contribution to a LoRA adapter lives in its own frozen
-coordinates (METHOD.md §2).
+coordinates (docs/method.md §2).
 
 Per adapted layer W0 (out × in) the adapter is ΔW = scaling · B Aᵀ with A = [A_1 … A_S'] : [in, S]
 (frozen bases, one column block per slot; S = max_devices · rank) and B = [B_1 … B_S'] : [out, S]
@@ -61,7 +61,7 @@ def project_out(B: torch.Tensor, A: torch.Tensor, cols: slice, *, slotted: bool 
     "zero the leaver's columns"; ``slotted=True`` does that literally, which keeps every other block
     bit-identical (the float product would perturb them by ~1e-7). With independent bases the factor
     form equals ΔW(I − A_uA_uᵀ) only up to the overlap AAᵀA_u ≠ A_u, so a leakage of order r²/d stays
-    in the leaver's subspace (METHOD.md §2).
+    in the leaver's subspace (docs/method.md §2).
     """
     if slotted:
         out = B.clone()
@@ -335,7 +335,7 @@ class OrthogonalLoRA:
     @property
     def free_slot(self) -> int | None:
         """The slot the next join takes: the lowest never-used slot; once all are taken, the oldest
-        freed slot whose block is exactly zero (METHOD.md: reuse only after the block is zero).
+        freed slot whose block is exactly zero (docs/method.md: reuse only after the block is zero).
         None when none is free."""
         if self._never_used:
             return self._never_used[0]

@@ -1,4 +1,4 @@
-"""Orthonormal LoRA bases: the frozen coordinates A_i that hold each device's contribution (METHOD.md §2).
+"""Orthonormal LoRA bases: the frozen coordinates A_i that hold each device's contribution (method.md §2).
 
 Two kinds:
 - ``slotted`` [W]: one QR of a seeded Gaussian per layer, Q : [in_features, S]; device i owns the

@@ -1,6 +1,6 @@
 """D2D channel: device placement in a disc, path loss, Rayleigh block fading, link gains and per-Hz SNR.
 
-Conventions (METHOD.md §7): path loss 128.1 + 37.6 log10(d / km) dB; Rayleigh block fading |g|^2 ~ Exp(1)
+Conventions (docs/method.md §7): path loss 128.1 + 37.6 log10(d / km) dB; Rayleigh block fading |g|^2 ~ Exp(1)
 redrawn per round; ``link_snr_hz = p h / N0`` is the SNR over 1 Hz, so that
 rate(b) = b log2(1 + link_snr_hz / b).
 """
@@ -30,7 +30,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ChannelConfig:
-    """The wireless setting of METHOD.md §7 (defaults are its values)."""
+    """The wireless setting of docs/method.md §7 (defaults are its values)."""
 
     radius_m: float = 250.0
     tx_power_dbm: float = 20.0
