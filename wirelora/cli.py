@@ -15,7 +15,7 @@ from wirelora.errors import DivergenceError, SolverError
 
 # The one explicit dict: subcommand -> "module:function(args) -> int".
 _HANDLERS = {
-    "allocate": "wirelora.allocation.report:cli_allocate",
+    "allocate": "wirelora.experiments.allocate:cli_allocate",
     "run": "wirelora.experiments.runner:cli_run",
     "resume": "wirelora.experiments.runner:cli_resume",
     "reproduce": "wirelora.experiments.paper:cli_reproduce",

@@ -1,17 +1,13 @@
-"""The ``wirelora allocate`` command: a solved scenario as a table or JSON (and a plot)."""
+"""A solved allocation scenario as a table or as JSON (what `wirelora allocate` prints)."""
 
 from __future__ import annotations
 
-import json
-import sys
-
 import numpy as np
 
-from wirelora.allocation.problem import OBJECTIVES, Allocation
-from wirelora.allocation.scenario import Problem, load_scenario, solve_scenario
-from wirelora.config import check_choice
+from wirelora.allocation.problem import Allocation
+from wirelora.allocation.scenario import Problem
 
-__all__ = ["entries", "format_table", "to_json", "cli_allocate"]
+__all__ = ["entries", "format_table", "to_json"]
 
 
 def entries(prob: Problem, alloc: Allocation):
@@ -92,26 +88,3 @@ def to_json(prob: Problem, alloc: Allocation, equal: Allocation) -> dict:
     if alloc.edge_cost is not None:
         out["edge_cost"] = alloc.edge_cost.tolist()
     return out
-
-
-def cli_allocate(args) -> int:
-    """``wirelora allocate [SCENARIO] [--objective ...] [--json] [--plot PATH]``."""
-    cfg = load_scenario(args.scenario)
-    objective = getattr(args, "objective", None)
-    if objective is not None:
-        check_choice("--objective", objective, OBJECTIVES)
-    prob, alloc, equal = solve_scenario(cfg, objective)
-    if getattr(args, "json", False):
-        print(json.dumps(to_json(prob, alloc, equal)))
-    else:
-        if cfg.description:
-            print(cfg.description.strip())
-            print()
-        print(format_table(prob, alloc, equal))
-    plot = getattr(args, "plot", None)
-    if plot:
-        from wirelora.evaluation.plots.allocation import plot_allocation
-
-        saved = plot_allocation(prob, alloc, plot, latency_cap_s=cfg.latency_cap_s)
-        print(f"plot written to {saved}", file=sys.stderr)
-    return 0
