@@ -64,25 +64,105 @@ def check_choice(field: str, value: Any, choices: Sequence[str]) -> None:
     require(value in choices, field, value, f"must be one of {', '.join(map(str, choices))}")
 
 
+MAX_DEPTH = 64  # deeper nesting is never a config; refusing it keeps the parsers off Python's recursion limit
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[Any, Any]]) -> dict:
+    out: dict = {}
+    for k, v in pairs:
+        if k in out:
+            raise _DuplicateKey(k)
+        out[k] = v
+    return out
+
+
+def _yaml_loader():
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        """SafeLoader that refuses a key given twice in one mapping (YAML says keys are unique)."""
+
+        def construct_mapping(self, node, deep=False):
+            self.flatten_mapping(node)
+            pairs = [
+                (self.construct_object(k, deep=deep), self.construct_object(v, deep=deep))
+                for k, v in node.value
+            ]
+            try:
+                return _no_duplicates(pairs)
+            except TypeError:  # an unhashable key
+                raise yaml.constructor.ConstructorError(
+                    None, None, "found an unhashable key", node.start_mark
+                ) from None
+
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, Loader.construct_mapping)
+    return Loader
+
+
+def _depth(data: Any) -> int:
+    """Nesting depth of lists and mappings, computed without recursion."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        node, d = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, d)
+            if d <= MAX_DEPTH:
+                stack.extend((v, d + 1) for v in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
+def _nesting(text: str) -> int:
+    """An upper bound on the bracket nesting of ``text`` (flow-style YAML, JSON), checked before parsing."""
+    depth = deepest = 0
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+    return deepest
+
+
 def load_mapping(path: str | Path) -> dict:
-    """Read a YAML or JSON file holding a mapping. Errors name the file and what is wrong with it."""
+    """Read a YAML or JSON file holding a mapping. Errors name the file and what is wrong with it: missing,
+    unreadable, not UTF-8 text, malformed, a key given twice, nested deeper than :data:`MAX_DEPTH`."""
     import yaml
 
     path = Path(path)
+    name = f"config file {str(path)!r}"
+    if not path.exists():
+        raise ConfigError(f"{name}: no such file")
     if not path.is_file():
-        raise ConfigError(f"config file {str(path)!r}: no such file")
-    text = path.read_text()
+        raise ConfigError(f"{name}: not a regular file")
     try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        text = path.read_bytes().decode("utf-8")
+    except PermissionError:
+        raise ConfigError(f"{name}: permission denied") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{name}: not UTF-8 text (byte {exc.start})") from None
+    kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
+    if _nesting(text) > MAX_DEPTH:
+        raise ConfigError(f"{name}: nested deeper than {MAX_DEPTH} levels")
+    try:
+        if kind == "JSON":
+            data = json.loads(text, object_pairs_hook=_no_duplicates)
+        else:
+            data = yaml.load(text, Loader=_yaml_loader())  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateKey as exc:
+        raise ConfigError(f"{name}: key {exc.args[0]!r} given twice in one mapping") from None
+    except RecursionError:
+        raise ConfigError(f"{name}: nested deeper than {MAX_DEPTH} levels") from None
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(
-            f"config file {str(path)!r}: malformed {path.suffix.lstrip('.') or 'YAML'}: {first}"
-        ) from None
+        raise ConfigError(f"{name}: malformed {kind}: {first}") from None
     if not isinstance(data, dict):
-        raise ConfigError(
-            f"config file {str(path)!r}: top level must be a mapping, got {type(data).__name__}"
-        )
+        raise ConfigError(f"{name}: top level must be a mapping, got {type(data).__name__}")
+    if _depth(data) > MAX_DEPTH:
+        raise ConfigError(f"{name}: nested deeper than {MAX_DEPTH} levels")
     return data
 
 
