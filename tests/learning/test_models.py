@@ -2,6 +2,7 @@
 
 import copy
 import dataclasses
+from pathlib import Path
 
 import pytest
 import torch
@@ -152,7 +153,9 @@ def test_card_errors_name_the_field(tmp_path):
 def _grammar_module():
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("train_tiny_lm", MODELS_DIR / "train_tiny_lm.py")
+    spec = importlib.util.spec_from_file_location(
+        "train_tiny_lm", Path(__file__).resolve().parents[2] / "scripts" / "train_tiny_lm.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -181,5 +184,5 @@ def test_tiny_lm_base_is_pretrained_not_noise():
 
 def test_missing_checkpoint_says_how_to_make_it(tmp_path):
     _, card = build_model("tiny-lm")
-    with pytest.raises(ConfigError, match=r"no such file; regenerate it with models/train_tiny_lm.py"):
+    with pytest.raises(ConfigError, match=r"no such file; regenerate it with scripts/train_tiny_lm.py"):
         build_model(dataclasses.replace(card, checkpoint=str(tmp_path / "gone.safetensors")))

@@ -1,4 +1,5 @@
-"""Base models: frozen backbones that OrthogonalLoRA adapts, each described by a model card in ``models/``.
+"""Base models: frozen backbones that OrthogonalLoRA adapts, each described by a model card (package data in
+``wirelora/models/``).
 
     model, card = build_model("tiny-mlp")            # classifier, random-init frozen base (fast tests)
     model, card = build_model("tiny-lm")             # Llama-style causal LM, shipped pretrained checkpoint
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.resources
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,9 +38,8 @@ __all__ = [
     "MODELS_DIR",
 ]
 
-MODELS_DIR = (
-    Path(__file__).resolve().parents[2] / "models"
-)  # the repo's models/ (an editable install keeps it)
+# the shipped model cards and the tiny-LM checkpoint: package data, so that a built wheel can train
+MODELS_DIR = Path(str(importlib.resources.files("wirelora") / "models"))
 ARCHITECTURES = ("mlp", "llama", "bert", "hf")
 KINDS = ("classifier", "causal-lm", "encoder")
 
@@ -316,7 +317,7 @@ def _load_checkpoint(model: nn.Module, card: ModelCard) -> None:
     if not path.is_file():
         raise ConfigError(
             f"checkpoint={card.checkpoint!r}: no such file; regenerate it with "
-            f"models/train_{card.name.replace('-', '_')}.py"
+            f"scripts/train_{card.name.replace('-', '_')}.py"
         )
     state = load_file(str(path))
     missing, unexpected = model.load_state_dict(state, strict=False)
