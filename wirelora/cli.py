@@ -20,6 +20,7 @@ _HANDLERS = {
     "run": "wirelora.experiments.runner:cli_run",
     "resume": "wirelora.experiments.runner:cli_resume",
     "reproduce": "wirelora.experiments.paper:cli_reproduce",
+    "list": "wirelora.experiments.listing:cli_list",
 }
 
 REPRODUCE_TARGETS = (
@@ -47,7 +48,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="wirelora", description=__doc__.splitlines()[0])
+    p = _Parser(prog="wirelora", description=__doc__.splitlines()[0].replace("``", ""))
+    p.add_argument("--version", action="version", version=f"wirelora {_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     a = sub.add_parser("allocate", help="solve a bandwidth-allocation scenario (JSON or YAML)")
@@ -97,7 +99,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--from-data", action="store_true", help="re-plot from saved data without re-running")
     q.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+    ls = sub.add_parser("list", help="list the shipped configs, model cards, reproduce targets or examples")
+    ls.add_argument("kind", choices=("configs", "models", "targets", "examples"), help="what to list")
     return p
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("wirelora")
+    except PackageNotFoundError:  # a source checkout on PYTHONPATH
+        return "unknown (not installed)"
 
 
 def _one_line(exc: BaseException) -> str:
