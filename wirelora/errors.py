@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["InfeasibleError", "SolverError", "DivergenceError"]
+__all__ = ["InfeasibleError", "SolverError", "DivergenceError", "CheckpointError"]
 
 
 class InfeasibleError(ValueError):
@@ -15,3 +15,8 @@ class SolverError(RuntimeError):
 
 class DivergenceError(RuntimeError):
     """Training produced a NaN or exploding loss; the message names the round and the device."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint or cache file that cannot be trusted (missing, truncated, foreign, corrupted, or not of
+    this run); the message names the file."""

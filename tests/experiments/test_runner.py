@@ -67,7 +67,7 @@ def test_run_writes_directory(tmp_path, capsys):
         )
         == 0
     )
-    for name in ("config.json", "history.json", "checkpoint.pt", "summary.png"):
+    for name in ("config.json", "history.json", "checkpoint.safetensors", "summary.png"):
         assert (out / name).is_file(), name
     h = History.load(out)
     assert len(h.rounds) == 8 and h.config["trainer"]["rounds"] == 8

@@ -341,7 +341,7 @@ def test_gradients_helpers_agree():
 def test_oracle_is_cached_and_recorded(tmp_path):
     cfg = mlp_config(**{"oracle": {"enabled": True, "rounds": 3, "cache_dir": str(tmp_path)}})
     h1 = run(cfg, seed=0)
-    files = sorted(tmp_path.glob("oracle-*.pt"))
+    files = sorted(tmp_path.glob("oracle-*.safetensors"))
     assert len(files) == 2  # one per event
     r = h1.rounds[3]
     assert r["oracle_retain_loss"] is not None and r["oracle_forget_loss"] is not None

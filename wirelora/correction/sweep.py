@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from wirelora.config import from_dict, to_dict
 from wirelora.correction import joint as _joint
@@ -38,6 +37,8 @@ __all__ = ["parse_sections", "make_method", "run_method", "annotate", "sweep", "
 
 # The paper's ablation arms, each under the paper's Fisher priority (proposed runs the config's rule).
 SWEEP_ARMS = ("full", "ls_prox", "local_steps", "retain_prox", "uniform", "topology")
+
+CKPT = "checkpoint.safetensors"  # learning.checkpoint.CHECKPOINT_FILE (not imported: the pipeline order)
 
 
 def parse_sections(config) -> tuple[_policy.CorrectionConfig, _policy.PolicyConfig, _joint.JointConfig]:
@@ -67,7 +68,9 @@ def _positions(config, wireless: _joint.JointConfig) -> np.ndarray:
 
 
 def _checkpoint(out: Path) -> dict:
-    return torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=False)
+    from wirelora.files import load_tree
+
+    return load_tree(out / CKPT)
 
 
 def run_method(
@@ -102,17 +105,17 @@ def run_method(
             history = run(config, correction=method, out_dir=out, progress=progress)
             return annotate(history, method, config)
         first = events[0].round
-        if not (out / "checkpoint.pt").is_file():
+        if not (out / CKPT).is_file():
             # the pre-event phase, shared through base_dir; a Recorder keeps FedEraser's stored updates
             base = Path(base_dir) if base_dir is not None else out
-            if not (base / "checkpoint.pt").is_file() or _checkpoint(base)["round"] < first - 1:
+            if not (base / CKPT).is_file() or _checkpoint(base)["round"] < first - 1:
                 base.mkdir(parents=True, exist_ok=True)
                 rec = Recorder(cc.federaser_interval)
                 run(
                     config, correction=rec, out_dir=base, resume=True, stop_after=first - 1, progress=progress
                 )
             if base != out:
-                shutil.copy2(base / "checkpoint.pt", out / "checkpoint.pt")
+                shutil.copy2(base / CKPT, out / CKPT)
         elif _checkpoint(out)["round"] < first - 1:  # resuming an interrupted pre-event phase
             rec = Recorder(cc.federaser_interval)
             run(config, correction=rec, out_dir=out, resume=True, stop_after=first - 1, progress=progress)

@@ -25,34 +25,17 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["History", "TIMING_KEYS", "atomic_write_text", "HISTORY_FILE"]
+from wirelora.files import atomic_write_text
+
+__all__ = ["History", "TIMING_KEYS", "HISTORY_FILE"]
 
 HISTORY_FILE = "history.json"
 TIMING_KEYS = ("wall_time_s",)
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and rename (a crash never leaves a half-written
-    file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _clean(value):

@@ -1,9 +1,9 @@
 """``wirelora run CONFIG`` and ``wirelora resume DIR``: a run config in, a run directory out.
 
 A run directory holds ``config.json`` (the resolved config, after ``--set`` overrides and ``--seed``),
-``history.json`` (:class:`wirelora.evaluation.history.History`), ``checkpoint.pt`` (written atomically every
-``trainer.checkpoint_every`` rounds), ``summary.png`` (losses and consensus distance per round, events
-marked) and, when the oracle is on, ``oracle/`` (the retrained models, cached per event).
+``history.json`` (:class:`wirelora.evaluation.history.History`), ``checkpoint.safetensors`` (written
+atomically every ``trainer.checkpoint_every`` rounds), ``summary.png`` (losses and consensus distance per
+round, events marked) and, when the oracle is on, ``oracle/`` (the retrained models, cached per event).
 
 CONFIG is a YAML/JSON path or the name of a config shipped in ``wirelora/experiments/configs/`` (e.g.
 ``leave-only``). The sections are those of :class:`wirelora.learning.config.RunConfig`: ``model``,
@@ -74,7 +74,7 @@ def make_correction(config) -> Any:
 
 def start_run(config, out_dir: str | Path, *, correction: Any = None, progress: bool = False):
     """Write the resolved config into ``out_dir`` and run it there (with checkpoints); returns the History."""
-    from wirelora.evaluation.history import atomic_write_text
+    from wirelora.files import atomic_write_text
     from wirelora.learning.loop import run
 
     out = Path(out_dir)

@@ -1,15 +1,18 @@
-"""Checkpoints: the state's training fields, the History so far and the correction's state (atomic)."""
+"""Checkpoints: the state's training fields, the History so far and the correction's state, in one
+safetensors file with its tree in JSON and a SHA-256 (:mod:`wirelora.files`; written atomically, no pickle).
+Loading checks the file's integrity and that it belongs to this run (round, members, layer shapes)."""
 
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
 
+from wirelora.errors import CheckpointError
 from wirelora.evaluation.history import History
+from wirelora.files import load_tree, save_tree
 from wirelora.learning.events import Event
 
 if TYPE_CHECKING:
@@ -17,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CHECKPOINT_FILE", "save_checkpoint", "load_checkpoint"]
 
-CHECKPOINT_FILE = "checkpoint.pt"
+CHECKPOINT_FILE = "checkpoint.safetensors"
 
 
 def save_checkpoint(path: Path, state: TrainerState, history: History, correction, round_done: int) -> None:
@@ -44,13 +47,12 @@ def save_checkpoint(path: Path, state: TrainerState, history: History, correctio
         "history": history.to_json(),
         "correction": correction.state_dict() if hasattr(correction, "state_dict") else None,
     }
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)  # atomic: a kill leaves the previous checkpoint intact
+    save_tree(path, payload)  # atomic: a kill leaves the previous checkpoint intact
 
 
 def load_checkpoint(path: Path, state: TrainerState, correction) -> tuple[int, History]:
-    ck = torch.load(path, map_location=state.device, weights_only=False)
+    ck = load_tree(path)
+    _check_belongs(path, ck, state)
     state.adapter.load_slot_table(ck["slot_table"])
     state.members = list(ck["members"])
     state.ghosts = list(ck["ghosts"])
@@ -76,3 +78,45 @@ def load_checkpoint(path: Path, state: TrainerState, correction) -> tuple[int, H
         correction.load_state_dict(ck["correction"])
     h = ck["history"]
     return int(ck["round"]) + 1, History(config=h["config"], rounds=h["rounds"], meta=h.get("meta", {}))
+
+
+KEYS = (
+    "round",
+    "members",
+    "ghosts",
+    "blocks",
+    "opt",
+    "anchor",
+    "prox_weight",
+    "sets",
+    "event",
+    "event_index",
+    "oracle",
+    "slot_table",
+    "history",
+    "correction",
+)
+
+
+def _check_belongs(path: Path, ck, state: TrainerState) -> None:
+    """The checkpoint is this run's: every key, a round inside the run, known devices, this model's blocks."""
+    name = f"checkpoint {str(path)!r}"
+    if not isinstance(ck, dict) or (missing := [k for k in KEYS if k not in ck]):
+        raise CheckpointError(f"{name}: missing {missing[0] if isinstance(ck, dict) else 'everything'}")
+    rounds = state.config.trainer.rounds
+    r = ck["round"]
+    if not isinstance(r, int) or isinstance(r, bool) or not 0 <= r < rounds:
+        raise CheckpointError(f"{name}: round={r!r}, but this run has rounds 0..{rounds - 1}")
+    unknown = [d for d in ck["members"] if d not in state.task.devices]
+    if unknown:
+        raise CheckpointError(f"{name}: member {unknown[0]!r} is not a device of this run's task")
+    blocks = ck["blocks"]
+    if not isinstance(blocks, dict) or set(blocks) != set(state.blocks):
+        raise CheckpointError(f"{name}: its layers are not this model's adapted layers")
+    for n, b in blocks.items():
+        want = tuple(state.blocks[n].shape[1:])
+        if not isinstance(b, torch.Tensor) or tuple(b.shape[1:]) != want or b.shape[0] != len(ck["members"]):
+            got = tuple(b.shape) if isinstance(b, torch.Tensor) else type(b).__name__
+            raise CheckpointError(
+                f"{name}: block {n!r} has shape {got}, expected ({len(ck['members'])}, *{want})"
+            )

@@ -53,7 +53,8 @@ def run(
     """Run ``config`` and return its History (also saved to ``out_dir/history.json`` when given).
 
     seed: overrides ``config.seed``. correction: the hooks of :class:`Correction` (None = plain uniform DGD
-    with the leave projection). out_dir + resume=True: continue from ``out_dir/checkpoint.pt`` if it exists.
+    with the leave projection). out_dir + resume=True: continue from ``out_dir/checkpoint.safetensors`` if it
+    exists.
     stop_after: stop (with a checkpoint) after this round — for tests of resume.
     """
     state, events, history, config = _setup(config, seed)
@@ -63,7 +64,7 @@ def run(
     cache_dir = _oracle_cache(config, out)
     project = bool(getattr(correction, "project_on_leave", True))
     start = 0
-    if resume and ck_path is not None and ck_path.is_file():
+    if resume and ck_path is not None and (ck_path.exists() or ck_path.is_symlink()):  # a directory: refused
         start, history = load_checkpoint(ck_path, state, correction)
     if stop_after is not None and start > stop_after:
         return history  # already past the requested stop (a resumed, later checkpoint)

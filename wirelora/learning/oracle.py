@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +12,8 @@ import torch
 
 from wirelora.config import to_dict
 from wirelora.distributed.backend import InProcessBackend
+from wirelora.errors import CheckpointError
+from wirelora.files import load_tree, save_tree
 from wirelora.learning.gossip import exchange
 from wirelora.learning.schedule import uniform_schedule
 from wirelora.learning.step import local_steps
@@ -46,10 +47,12 @@ def train_oracle(state: TrainerState, cache_dir: Path | None) -> dict[str, torch
     """Retrain from zero on the current members' data in their slots; {layer: [out, S]} (cached by key)."""
     oc = state.config.oracle
     key = _oracle_key(state, state.members)
-    path = None if cache_dir is None else Path(cache_dir) / f"oracle-{key}.pt"
+    path = None if cache_dir is None else Path(cache_dir) / f"oracle-{key}.safetensors"
     if path is not None and path.is_file():
-        saved = torch.load(path, map_location=state.device, weights_only=True)
-        return {n: saved[n] for n in state.layer_names}
+        saved = load_tree(path)
+        if not isinstance(saved, dict) or set(saved) != set(state.layer_names):
+            raise CheckpointError(f"oracle cache {str(path)!r}: its layers are not this model's")
+        return {n: saved[n].to(state.device) for n in state.layer_names}
     # A scratch copy of the state's training fields: same members and slots, blocks from zero, no prox.
     saved = (state.blocks, state.anchor, state.prox_weight, state.opt)
     state.blocks = {n: torch.zeros_like(b) for n, b in state.blocks.items()}
@@ -80,8 +83,5 @@ def train_oracle(state: TrainerState, cache_dir: Path | None) -> dict[str, torch
     finally:
         state.blocks, state.anchor, state.prox_weight, state.opt = saved
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        torch.save({n: t.cpu() for n, t in result.items()}, tmp)
-        os.replace(tmp, path)
+        save_tree(path, {n: t.cpu() for n, t in result.items()})
     return result
