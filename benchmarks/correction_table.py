@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/correction_table.py [CONFIG] [--set key=value ...] [--out DIR]
 
 CONFIG: a YAML path or a shipped config name (default: leave-only). Runs
-:func:`wirelora.correction.sweep.sweep` (the oracle once, each method and arm through the whole run) and writes benchmarks/results/correction_table.json: the table rows, each method's
-event-gap curve, and the wall time.
+:func:`wirelora.correction.sweep.sweep` (the oracle once, each method and arm through the whole run) and
+writes benchmarks/results/correction_table.json: the table rows, each method's event-gap curve, and the wall
+time.
 """
 
 from __future__ import annotations

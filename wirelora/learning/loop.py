@@ -68,6 +68,8 @@ def run(
         correction = _configured_correction(config)
     tc, backend = config.trainer, backend or InProcessBackend()
     out = None if out_dir is None else Path(out_dir)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
     ck_path = None if out is None else out / CHECKPOINT_FILE
     cache_dir = _oracle_cache(config, out)
     project = bool(getattr(correction, "project_on_leave", True))
