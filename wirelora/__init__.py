@@ -47,7 +47,6 @@ _LAZY = {
     "regime_grid": "wirelora.correction.policy",
     "JointConfig": "wirelora.correction.joint",
     "joint_round": "wirelora.correction.joint",
-    "run_method": "wirelora.correction.sweep",
     "sweep": "wirelora.correction.sweep",
     "metrics": "wirelora.evaluation.metrics",
     "plots": "wirelora.evaluation.plots",

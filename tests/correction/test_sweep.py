@@ -1,4 +1,5 @@
-"""End to end: run_method's segmented run, the History's new per-round keys, the sweep and Table III rows."""
+"""End to end: a corrected run through the one loop, the History's new per-round keys, resume (also of a run
+killed before its summary was written), the sweep and Table III rows."""
 
 import numpy as np
 import pytest
@@ -76,7 +77,7 @@ def test_methods_differ_where_they_should(results):
 
 
 def test_uniform_arm_is_its_own_reference_and_table(results):
-    from wirelora.correction.sweep import table
+    from wirelora.evaluation.summary import table
 
     _, hists = results
     u = hists["arm:uniform"].meta["correction"]
@@ -86,9 +87,9 @@ def test_uniform_arm_is_its_own_reference_and_table(results):
     assert set(rows) == {"proposed", "naive", "no_correction", "arm:uniform"}
 
 
-def test_finished_run_reloads_and_run_cli(results, tmp_path):
-    from wirelora.correction.sweep import run_method
+def test_finished_run_resumes_to_its_summary(results, tmp_path):
     from wirelora.learning.config import RunConfig
+    from wirelora.learning.loop import run
 
     out, hists = results
     cfg = from_dict(
@@ -99,14 +100,15 @@ def test_finished_run_reloads_and_run_cli(results, tmp_path):
             "oracle": {**RAW["oracle"], "cache_dir": str(out / "oracle")},
         },
     )
-    again = run_method(cfg, out_dir=out / "naive")  # finished: reloaded, not rerun
-    assert again.meta["correction"]["final_event_gap"] == hists["naive"].meta["correction"]["final_event_gap"]
+    again = run(cfg, out_dir=out / "naive", resume=True)  # finished: summarised again, not rerun
+    assert again.meta["correction"] == hists["naive"].meta["correction"]
+    assert again.without_timing()["rounds"] == hists["naive"].without_timing()["rounds"]
 
 
 @pytest.mark.parametrize("method", ["federaser_d2d"])
-def test_leave_then_join_runs_segment_by_segment(method, tmp_path):
-    from wirelora.correction.sweep import run_method
+def test_leave_then_join_in_one_loop(method, tmp_path):
     from wirelora.learning.config import RunConfig
+    from wirelora.learning.loop import run
 
     raw = {
         **RAW,
@@ -115,7 +117,7 @@ def test_leave_then_join_runs_segment_by_segment(method, tmp_path):
         "events": [{"round": 4, "leave": ["d0"]}, {"round": 7, "join": ["d4"]}],
         "correction": {**RAW["correction"], "rounds": 2, "method": method},
     }
-    h = run_method(from_dict(RunConfig, raw), out_dir=tmp_path)
+    h = run(from_dict(RunConfig, raw), out_dir=tmp_path)
     by_round = {r["round"]: r for r in h.rounds}
     assert "post_event" in by_round[4] and "post_event" in by_round[7]
     assert by_round[7]["members"] == ["d1", "d2", "d3", "d4"]
@@ -136,15 +138,88 @@ def test_shipped_correction_config_parses():
         parse_sections(load_run_config("leave-only-correction", ["correction.wireless.bogus=1"]))
 
 
-def test_interrupted_corrected_run_resumes_to_the_same_history(tmp_path):
-    from wirelora.correction.sweep import run_method
+@pytest.mark.parametrize("method", ["proposed", "federaser_d2d", "ewc"])
+def test_interrupted_corrected_run_resumes_to_the_same_history(method, tmp_path):
+    from wirelora.learning.config import RunConfig
+    from wirelora.learning.loop import run
+
+    raw = {**RAW, "correction": {**RAW["correction"], "method": method}}
+    cfg = from_dict(RunConfig, raw)
+    whole = run(cfg, out_dir=tmp_path / "whole")
+    for stop in (4, 6):  # stopped right before the event, then in the correction window
+        run(cfg, out_dir=tmp_path / "cut", resume=True, stop_after=stop)
+    resumed = run(cfg, out_dir=tmp_path / "cut", resume=True)
+    a, b = whole.without_timing(), resumed.without_timing()
+    assert a["rounds"] == b["rounds"]
+    assert a["meta"]["correction"] == b["meta"]["correction"]
+
+
+def test_wl_run_runs_the_configs_correction():
+    import wirelora as wl
+    from wirelora.learning.config import RunConfig
+
+    raw = {**RAW, "correction": {**RAW["correction"], "method": "no_correction"}}
+    h = wl.run(from_dict(RunConfig, raw))
+    assert h.meta["correction"]["method"] == "no_correction"
+    assert all(r.get("event_gap") is not None for r in h.rounds if r["round"] >= 5)
+    plain = wl.run(from_dict(RunConfig, {**RAW, "correction": {}}))  # no section: plain DGD
+    assert "correction" not in plain.meta and "event_gap" not in plain.rounds[-1]
+
+
+_KILL_BEFORE_SUMMARY = """
+import os, signal, sys
+from wirelora.config import from_dict, load_mapping
+from wirelora.correction.methods import MethodContext
+from wirelora.correction.methods.proposed import Proposed
+from wirelora.experiments.runner import start_run
+from wirelora.learning.config import RunConfig
+
+class KillBeforeSummary(Proposed):  # SIGKILL after the last round's checkpoint, before the summary is saved
+    def finish(self, state):
+        super().finish(state)
+        self.finished = True
+
+    def report(self):
+        if getattr(self, "finished", False):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().report()
+
+cfg = from_dict(RunConfig, load_mapping(sys.argv[1]))
+start_run(cfg, sys.argv[2], correction=KillBeforeSummary(MethodContext.from_config(cfg)))
+"""
+
+
+def test_run_killed_before_its_summary_resumes_with_it(tmp_path):
+    """The lost-result bug: a run killed after its last round was checkpointed but before its summary was
+    written must resume (twice, too) to the uninterrupted run's History, summary and event gaps included."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from wirelora.evaluation.history import History
+    from wirelora.experiments.runner import resume_run, start_run
     from wirelora.learning.config import RunConfig
 
     raw = {**RAW, "correction": {**RAW["correction"], "method": "proposed"}}
     cfg = from_dict(RunConfig, raw)
-    whole = run_method(cfg, out_dir=tmp_path / "whole")
-    run_method(cfg, out_dir=tmp_path / "cut", stop_after=6)  # killed after round 6, in the correction window
-    resumed = run_method(cfg, out_dir=tmp_path / "cut")
-    a, b = whole.without_timing(), resumed.without_timing()
-    assert a["rounds"] == b["rounds"]
-    assert a["meta"]["correction"] == b["meta"]["correction"]
+    whole = start_run(cfg, tmp_path / "whole")
+    (tmp_path / "config.json").write_text(json.dumps(raw))
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    killed = tmp_path / "killed"
+    proc = subprocess.run(
+        [sys.executable, "-c", _KILL_BEFORE_SUMMARY, str(tmp_path / "config.json"), str(killed)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    assert (killed / "checkpoint.safetensors").is_file() and not (killed / "history.json").is_file()
+    for _ in range(2):
+        resumed = resume_run(killed)
+        on_disk = History.load(killed)
+        for h in (resumed, on_disk):
+            assert h.without_timing()["rounds"] == whole.without_timing()["rounds"]
+            assert h.meta["correction"] == json.loads(json.dumps(whole.meta["correction"]))

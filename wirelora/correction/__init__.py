@@ -1,6 +1,6 @@
 """Correction after a join or leave: residuals (Theorem 2), policies (Fisher priority, dominant residual,
-uniform, ablation arms), the joint policy-allocator round, and the baselines (``baselines.py``, needs
-torch)."""
+uniform, ablation arms), the joint policy-allocator round, and the correction methods (``methods/``, one
+file each on a ``Correction`` base class, one registry; needs torch)."""
 
 from wirelora.correction.joint import JointConfig, JointRound, joint_round
 from wirelora.correction.policy import (

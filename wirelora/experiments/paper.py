@@ -454,7 +454,7 @@ _PAPER_TABLE3 = {
 
 
 def _compute_table3(cfg: Mapping[str, Any], ctx: _Context) -> dict:
-    from wirelora.correction.sweep import table
+    from wirelora.evaluation.summary import table
 
     runs = _leave_runs(cfg, ctx)
     names = {a: ("no_correction" if a == "no_correction" else f"arm:{a}") for a in _PAPER_TABLE3}

@@ -7,8 +7,8 @@ round, events marked) and, when the oracle is on, ``oracle/`` (the retrained mod
 
 CONFIG is a YAML/JSON path or the name of a config shipped in ``wirelora/experiments/configs/`` (e.g.
 ``leave-only``). The sections are those of :class:`wirelora.learning.config.RunConfig`: ``model``,
-``task``, ``trainer``, ``events``, ``churn``, ``oracle``, and ``correction`` / ``policy`` (read by
-:func:`make_correction`; empty = plain DGD with the leave projection).
+``task``, ``trainer``, ``events``, ``churn``, ``oracle``, and ``correction`` / ``policy`` (the correction
+method the run loop builds and summarises; empty = plain DGD with the leave projection).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ __all__ = [
     "CONFIG_DIR",
     "available_configs",
     "load_run_config",
-    "make_correction",
     "start_run",
     "resume_run",
     "plot_summary",
@@ -59,33 +58,16 @@ def load_run_config(name_or_path: str | Path, overrides: list[str] = (), seed: i
     return from_dict(RunConfig, raw)
 
 
-def make_correction(config) -> Any:
-    """The correction object named by the config's ``correction`` / ``policy`` sections (None: plain DGD).
-
-    For ``trainer.run(config, correction=...)``; EWC and FedEraser-D2D also need the pre-event checkpoint,
-    which :func:`wirelora.correction.sweep.run_method` (used by ``wirelora run``) provides.
-    """
-    if not config.correction and not config.policy:
-        return None
-    from wirelora.correction.sweep import make_method
-
-    return make_method(config)
-
-
 def start_run(config, out_dir: str | Path, *, correction: Any = None, progress: bool = False):
-    """Write the resolved config into ``out_dir`` and run it there (with checkpoints); returns the History."""
+    """Write the resolved config into ``out_dir`` and run it there, with its correction (or ``correction``,
+    hooks in its place) and checkpoints; returns the History."""
     from wirelora.files import atomic_write_text
     from wirelora.learning.loop import run
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / RESOLVED_FILE, json.dumps(to_dict(config), indent=1) + "\n")
-    if correction is None and (config.correction or config.policy):
-        from wirelora.correction.sweep import run_method  # event by event, with the method's own metrics
-
-        history = run_method(config, out_dir=out, progress=progress)
-    else:
-        history = run(config, correction=correction, out_dir=out, progress=progress)
+    history = run(config, correction=correction, out_dir=out, progress=progress)
     plot_summary(history, out / "summary.png")
     return history
 
@@ -105,12 +87,7 @@ def resume_run(out_dir: str | Path, *, correction: Any = None, progress: bool = 
     config = from_dict(RunConfig, load_mapping(resolved))
     if not (out / CHECKPOINT_FILE).is_file():
         print(f"wirelora resume: no checkpoint in {out}, starting from round 0")
-    if correction is None and (config.correction or config.policy):
-        from wirelora.correction.sweep import run_method  # resumes the segment it stopped in
-
-        history = run_method(config, out_dir=out, progress=progress)
-    else:
-        history = run(config, correction=correction, out_dir=out, resume=True, progress=progress)
+    history = run(config, correction=correction, out_dir=out, resume=True, progress=progress)
     plot_summary(history, out / "summary.png")
     return history
 

@@ -1,14 +1,20 @@
 """The round loop: ``run(config, *, seed) -> History`` reads top to bottom, once per round k (method.md §3):
 
-    event (leave: project the leaver out of every copy; join: new slot, warm start) → correction.on_event
+    event: correction.before_event → (leave: project the leaver out of every copy; join: new slot, warm
+    start) → oracle → correction.on_event
     → schedule (per layer group g: n_g, η_g, λ_g, γ_g, H_g, graph)
     → n_g local steps per group, every device at once, each on its own data and only its own block (block
       ownership), with the proximal term (λ_g/2)‖B − B_anchor‖²
-    → per group on sync rounds (k mod H_g = 0): exchange over the group's graph, mix with W(γ_g) → record
+    → per group on sync rounds (k mod H_g = 0): exchange over the group's graph, mix with W(γ_g)
+    → record (+ correction.after_round) → after the last round: correction.finish → checkpoint
 
-The state is :class:`~wirelora.learning.state.TrainerState`; a correction's hooks are
-:class:`~wirelora.learning.hooks.Correction`; ``Schedule.record`` numbers (latency_s, ...) are copied
-into the History round; ``backend`` is the exchange step (:class:`wirelora.distributed.backend.Backend`).
+The run's correction is the config's own (``correction`` / ``policy`` sections, built by
+:func:`wirelora.correction.methods.build`) unless ``correction=`` gives other hooks; a correction with a
+``report`` is summarised (:func:`wirelora.evaluation.summary.summarize`) into the returned and saved History,
+from the checkpointed History and the correction's checkpointed state, so a resumed run always has its
+summary. The state is :class:`~wirelora.learning.state.TrainerState`; the hooks are listed in
+:class:`~wirelora.learning.hooks.Correction`; ``Schedule.record`` numbers (latency_s, ...) are copied into the
+History round; ``backend`` is the exchange step (:class:`wirelora.distributed.backend.Backend`).
 Default schedule: the trainer config's n, η, λ, γ, H for every group, with a per-group graph (``random``:
 connected, redrawn every round from (seed, round, group); ``fixed``, ``complete``, ``ring`` or ``edges``). The
 prox anchor after an event is the post-event, post-projection consensus; before the first event there is none.
@@ -50,58 +56,92 @@ def run(
     progress: bool = False,
     stop_after: int | None = None,
 ) -> History:
-    """Run ``config`` and return its History (also saved to ``out_dir/history.json`` when given).
+    """Run ``config`` (with its correction) and return its History (also saved to ``out_dir/history.json``).
 
-    seed: overrides ``config.seed``. correction: the hooks of :class:`Correction` (None = plain uniform DGD
-    with the leave projection). out_dir + resume=True: continue from ``out_dir/checkpoint.safetensors`` if it
-    exists.
-    stop_after: stop (with a checkpoint) after this round — for tests of resume.
+    seed: overrides ``config.seed``. correction: hooks of :class:`Correction` in place of the config's
+    correction (None = the config's; plain uniform DGD with the leave projection when it has none).
+    out_dir + resume=True: continue from ``out_dir/checkpoint.safetensors`` if it exists (a finished run is
+    only summarised again). stop_after: stop (with a checkpoint) after this round — for tests of resume.
     """
     state, events, history, config = _setup(config, seed)
+    if correction is None:
+        correction = _configured_correction(config)
     tc, backend = config.trainer, backend or InProcessBackend()
     out = None if out_dir is None else Path(out_dir)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
     ck_path = None if out is None else out / CHECKPOINT_FILE
     cache_dir = _oracle_cache(config, out)
     project = bool(getattr(correction, "project_on_leave", True))
     start = 0
     if resume and ck_path is not None and (ck_path.exists() or ck_path.is_symlink()):  # a directory: refused
         start, history = load_checkpoint(ck_path, state, correction)
-    if stop_after is not None and start > stop_after:
-        return history  # already past the requested stop (a resumed, later checkpoint)
-    bar = _progress_bar(config, start) if progress else None
+    bar = _progress_bar(config, start) if progress and start < tc.rounds else None
     try:
         for r in range(start, tc.rounds):
+            if stop_after is not None and r > stop_after:
+                break
             t0 = time.perf_counter()
             state.round = r
             event = events.get(r)
             if event is not None:
+                _hook(correction, "before_event", state, event)
                 state.apply_event(event, project=project)
                 if config.oracle.enabled:
                     ob = train_oracle(state, cache_dir)
                     state.oracle = {"blocks": ob, "eval": state.evaluate(ob)}
-                if correction is not None and hasattr(correction, "on_event"):
-                    correction.on_event(state, event)
-            schedule = None
-            if correction is not None and hasattr(correction, "schedule"):
-                schedule = correction.schedule(state, r)
-            schedule = schedule or state.default_schedule(r)
+                _hook(correction, "on_event", state, event)
+            schedule = _hook(correction, "schedule", state, r) or state.default_schedule(r)
             schedule.check(state.group_names, len(state.members), r)
             train_loss = state.local_steps(schedule, r, correction)
             bits = state.exchange(schedule, r, backend)
-            history.append(_record(state, r, schedule, bits, train_loss, event, time.perf_counter() - t0))
+            record = _record(state, r, schedule, bits, train_loss, event, time.perf_counter() - t0)
+            record.update(_hook(correction, "after_round", state, r) or {})
+            history.append(record)
             _advance(bar, history.rounds[-1])
-            done = r == tc.rounds - 1 or (stop_after is not None and r >= stop_after)
+            last = r == tc.rounds - 1
+            if last:
+                _hook(correction, "finish", state)
+            done = last or (stop_after is not None and r >= stop_after)
             if ck_path is not None and (done or (tc.checkpoint_every and (r + 1) % tc.checkpoint_every == 0)):
                 save_checkpoint(ck_path, state, history, correction, r)
-                history.save(out)
-            if stop_after is not None and r >= stop_after:
-                break
+                _summarized(history, correction).save(out)
     finally:
         if bar is not None:
             bar.close()
+    result = _summarized(history, correction)
     if out is not None:
-        history.save(out)
-    return history
+        result.save(out)
+    return result
+
+
+def _hook(correction, name: str, *args):
+    """Call the correction's hook ``name`` if it has one (every hook is optional); None otherwise."""
+    fn = getattr(correction, name, None)
+    return None if fn is None else fn(*args)
+
+
+def _configured_correction(config: RunConfig):
+    """The correction method of the config's ``correction`` / ``policy`` sections; None if it has none."""
+    from wirelora.correction import sweep
+
+    if not sweep.has_correction(config):
+        return None
+    from wirelora.correction import methods
+
+    ctx = methods.MethodContext.from_config(config)
+    return methods.build(ctx.correction.method, ctx)
+
+
+def _summarized(history: History, correction) -> History:
+    """The History with the correction's derived numbers and summary (a pure function of the checkpointed
+    History and the correction's state), or ``history`` itself for hooks without a ``report``."""
+    report = getattr(correction, "report", None)
+    if report is None:
+        return history
+    from wirelora.evaluation.summary import summarize
+
+    return summarize(history, report())
 
 
 def _setup(config: RunConfig, seed: int | None) -> tuple[TrainerState, dict[int, Event], History, RunConfig]:

@@ -1,4 +1,4 @@
-"""Each baseline changes what it should and nothing else (on the trainer's real state, tiny MLP)."""
+"""Each correction method changes what it should and nothing else (on the trainer's real state, tiny MLP)."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ import torch
 from wirelora.config import from_dict
 from wirelora.correction import joint as J
 from wirelora.correction import policy as P
-from wirelora.correction.baselines import CorrectionMethod, MethodContext
+from wirelora.correction.methods import METHODS, MethodContext, build
 
 pytest.importorskip("peft")
 
@@ -38,7 +38,7 @@ def _config(**correction):
 
 @pytest.fixture(scope="module")
 def trained():
-    """A state after 4 rounds of plain DGD (the pre-event phase), and its pre-event consensus and slots."""
+    """A state's blocks after 4 rounds of plain DGD (the pre-event phase), and its slots."""
     from wirelora.distributed.backend import InProcessBackend
     from wirelora.learning.state import TrainerState
 
@@ -54,31 +54,34 @@ def trained():
     return blocks, slots
 
 
+def _context(kind, **correction):
+    cc = P.CorrectionConfig(method=kind, rounds=3, **correction)
+    return MethodContext(
+        correction=cc,
+        policy=P.PolicyConfig(),
+        wireless=cc.joint,
+        seed=0,
+        positions_m=np.random.default_rng(0).uniform(-100, 100, (4, 2)),
+    )
+
+
 def _event_state(kind, trained, **correction):
-    """A fresh state holding the trained blocks, the leave of d0 applied, the oracle trained, the method's
-    on_event run. Returns (state, method, blocks right before on_event)."""
+    """A fresh state holding the trained blocks; the method's before_event, the leave of d0, the oracle and
+    the method's on_event, as the round loop runs them. Returns (state, method, blocks right before
+    on_event)."""
     from wirelora.learning.events import Event
     from wirelora.learning.oracle import train_oracle
     from wirelora.learning.state import TrainerState
 
-    blocks, slots = trained
+    blocks, _ = trained
     cfg = _config(method=kind, **correction)
     state = TrainerState(cfg, seed=0)
     state.blocks = {n: b.clone() for n, b in blocks.items()}
     state._sync_adapter()
-    cc, pc = P.CorrectionConfig(method=kind, rounds=3, **correction), P.PolicyConfig()
-    ctx = MethodContext(
-        correction=cc,
-        policy=pc,
-        wireless=cc.joint,
-        seed=0,
-        positions_m=np.random.default_rng(0).uniform(-100, 100, (4, 2)),
-        pre_event={n: b.mean(dim=0) for n, b in blocks.items()},
-        slots=dict(slots),
-    )
-    method = CorrectionMethod(kind, ctx)
+    method = build(kind, _context(kind, **correction))
     event = Event(round=4, leave=("d0",))
     state.round = 4
+    method.before_event(state, event)
     state.apply_event(event, project=method.project_on_leave)
     ob = train_oracle(state, None)
     state.oracle = {"blocks": ob, "eval": state.evaluate(ob)}
@@ -94,14 +97,26 @@ def _cols(slots, state, device):
     }
 
 
+def test_registry_names_every_configurable_method():
+    from wirelora.config import ConfigError
+
+    assert tuple(METHODS) == P.METHODS
+    assert all(cls.name == name for name, cls in METHODS.items())
+    with pytest.raises(ConfigError, match="correction.method='bogus'"):
+        build("bogus", _context("proposed"))
+
+
 def test_naive_keeps_the_leaver_and_proposed_removes_it(trained):
     _, slots = trained
     s_naive, m_naive, _ = _event_state("naive", trained)
     s_prop, m_prop, before = _event_state("proposed", trained)
     assert not m_naive.project_on_leave and m_prop.project_on_leave
-    assert m_naive.post_event[4]["contribution_residual"] > 0.05
+    post_naive = m_naive.after_round(s_naive, 4)["post_event"]
+    post_prop = m_prop.after_round(s_prop, 4)["post_event"]
+    assert post_naive["contribution_residual"] > 0.05
     # float32 bases are orthonormal to round-off: the residual is round-off, the leaver's block exactly zero
-    assert m_prop.post_event[4]["contribution_residual"] < 1e-6
+    assert post_prop["contribution_residual"] < 1e-6
+    assert "post_event" not in m_prop.after_round(s_prop, 5)  # recorded once, with the event's round
     cols = _cols(slots, s_prop, "d0")
     assert all(torch.count_nonzero(b[:, :, cols[n]]) == 0 for n, b in s_prop.blocks.items())
     for n, b in s_prop.blocks.items():  # proposed's on_event changes nothing (it only plans)
@@ -163,39 +178,29 @@ def test_influence_moves_only_the_members_columns(trained):
 
 
 def test_federaser_rebuilds_from_zero_without_the_leaver(trained):
-    from wirelora.correction.baselines import Recorder
-
-    blocks, slots = trained
-    # stored updates: two snapshots per device, the second one its trained own block
-    snaps = {}
-    from wirelora.learning.state import TrainerState
-
-    ref = TrainerState(_config(), seed=0)
-    for m, d in enumerate(ref.members):
-        own = {n: blocks[n][m][:, ref.adapter.slot_columns(d, n)].clone() for n in ref.layer_names}
-        zero = {n: torch.zeros_like(v) for n, v in own.items()}
-        snaps[d] = [zero, own]
-    rec = Recorder(2)
-    rec.snapshots = snaps
-    assert set(rec.state_dict()["snapshots"]) == set(snaps)
     from wirelora.learning.events import Event
     from wirelora.learning.oracle import train_oracle
+    from wirelora.learning.state import TrainerState
 
+    blocks, slots = trained
     state = TrainerState(_config(method="federaser_d2d"), seed=0)
+    method = build("federaser_d2d", _context("federaser_d2d", federaser_interval=2))
+    method.schedule(state, 0)  # round 0 stores the zero blocks; round 1 is not a storing round
+    method.schedule(state, 1)
+    assert set(method.recorder.snapshots) == set(state.members)
+    assert all(len(v) == 1 for v in method.recorder.snapshots.values())
     state.blocks = {n: b.clone() for n, b in blocks.items()}
-    cc = P.CorrectionConfig(method="federaser_d2d", rounds=3)
-    ctx = MethodContext(
-        correction=cc,
-        policy=P.PolicyConfig(),
-        wireless=cc.joint,
-        seed=0,
-        positions_m=np.zeros((4, 2)) + np.arange(4)[:, None] * 30.0,
-        slots=dict(slots),
-    )
-    method = CorrectionMethod("federaser_d2d", ctx)
-    method.load_state_dict(rec.state_dict())  # the pre-event checkpoint's Recorder state
+    method.schedule(state, 2)  # the second stored update: each device's trained own block
+    snaps = method.recorder.snapshots
+    for m, d in enumerate(state.members):
+        for n in state.layer_names:
+            assert torch.equal(snaps[d][1][n], blocks[n][m][:, state.adapter.slot_columns(d, n)])
+    restored = build("federaser_d2d", _context("federaser_d2d"))
+    restored.load_state_dict(method.state_dict())  # what a checkpoint keeps
+    assert restored.recorder.interval == 2 and set(restored.recorder.snapshots) == set(snaps)
     state.round = 4
     event = Event(round=4, leave=("d0",))
+    method.before_event(state, event)
     state.apply_event(event, project=True)
     state.oracle = {"blocks": train_oracle(state, None), "eval": {}}
     method.on_event(state, event)
@@ -210,6 +215,19 @@ def test_federaser_rebuilds_from_zero_without_the_leaver(trained):
     assert method.costs["stored_bytes_per_device"] == pytest.approx(
         sum(4 * t.numel() for s in snaps["d1"] for t in s.values())
     )
+
+
+def test_federaser_without_stored_updates_names_the_device(trained):
+    from wirelora.learning.events import Event
+    from wirelora.learning.state import TrainerState
+
+    state = TrainerState(_config(method="federaser_d2d"), seed=0)
+    method = build("federaser_d2d", _context("federaser_d2d"))
+    event = Event(round=4, leave=("d0",))
+    method.before_event(state, event)
+    state.apply_event(event, project=True)
+    with pytest.raises(ValueError, match="no stored update of d1 before the leave at round 4"):
+        method.on_event(state, event)
 
 
 def test_kd_penalty_is_zero_at_the_base_model(trained):
