@@ -15,8 +15,7 @@ A trainer that keeps one copy of B per device, stacked as [M, out, S], applies t
 projection to all copies at once with :meth:`OrthogonalLoRA.project_out`, and restricts their updates with
 :meth:`OrthogonalLoRA.ownership_mask`.
 
-This module is the facade; the parts live beside it: config (validation), injection (peft), slots (the slot
-table and the column formula), ownership (gradient masks), projection (the leave), io (files).
+The facade over config, injection (peft), slots (the column formula), ownership, projection and io.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from torch import nn
 
 from wirelora.lora.bases import independent_basis
 from wirelora.lora.config import AdapterConfig
-from wirelora.lora.injection import ADAPTER, inject, set_peft_enabled
+from wirelora.lora.injection import ADAPTER, inject, peft_enabled, set_peft_enabled
 from wirelora.lora.io import read_adapter, write_adapter
 from wirelora.lora.ownership import GradientGate, own_index, ownership_mask
 from wirelora.lora.projection import leave_leakage, project_out
@@ -204,20 +203,9 @@ class OrthogonalLoRA:
         public ``enable_adapters``; A stays frozen and B trainable either way."""
         set_peft_enabled([self.lora_layer(n) for n in self.module_names], on)
 
-    @property
-    def is_peft_enabled(self) -> bool:
-        """Whether peft's LoRA term is on (peft's public ``disable_adapters`` flag of the layers)."""
-        return not self.lora_layer(self.module_names[0]).disable_adapters
-
-    @contextlib.contextmanager
-    def peft_enabled(self, on: bool = True) -> Iterator[None]:
-        """Inside the block peft's LoRA term is ``on``; afterwards it is as it was."""
-        previous = self.is_peft_enabled
-        self.set_peft_enabled(on)
-        try:
-            yield
-        finally:
-            self.set_peft_enabled(previous)
+    def peft_enabled(self, on: bool = True) -> contextlib.AbstractContextManager[None]:
+        """A context: inside it peft's LoRA term is ``on``; afterwards it is as it was."""
+        return peft_enabled([self.lora_layer(n) for n in self.module_names], on)
 
     # ---------------------------------------------------------------------------------------------- events
     def add_device(

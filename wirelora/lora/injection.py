@@ -6,8 +6,9 @@ peft is imported when an adapter is injected (it pulls transformers, ~4 s).
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch import nn
@@ -15,7 +16,7 @@ from torch import nn
 from wirelora.lora.bases import slotted_basis
 from wirelora.lora.config import AdapterConfig
 
-__all__ = ["ADAPTER", "inject", "set_peft_enabled"]
+__all__ = ["ADAPTER", "inject", "set_peft_enabled", "peft_enabled"]
 
 ADAPTER = "default"  # the peft adapter name; one adapter per model
 
@@ -64,7 +65,7 @@ def inject(model: nn.Module, config: AdapterConfig) -> None:
         b_w.requires_grad_(True)
 
 
-def set_peft_enabled(layers: Iterable[nn.Module], on: bool) -> None:
+def set_peft_enabled(layers: Sequence[nn.Module], on: bool) -> None:
     """Switch peft's LoRA term of ``layers`` on or off through peft's public ``enable_adapters``.
 
     peft's switch also sets requires_grad on the adapter weights (on: A and B trainable; off: neither); the
@@ -74,3 +75,16 @@ def set_peft_enabled(layers: Iterable[nn.Module], on: bool) -> None:
         layer.enable_adapters(on)
         layer.lora_A[ADAPTER].weight.requires_grad_(False)
         layer.lora_B[ADAPTER].weight.requires_grad_(True)
+
+
+@contextlib.contextmanager
+def peft_enabled(layers: Sequence[nn.Module], on: bool) -> Iterator[None]:
+    """peft's LoRA term of ``layers`` ``on`` inside the block; afterwards as it was (peft's public
+    ``disable_adapters`` flag says how it was)."""
+    previous = [not layer.disable_adapters for layer in layers]
+    set_peft_enabled(layers, on)
+    try:
+        yield
+    finally:
+        for layer, was in zip(layers, previous):
+            set_peft_enabled([layer], was)
