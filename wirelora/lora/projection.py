@@ -18,8 +18,8 @@ def project_out(B: torch.Tensor, A: torch.Tensor, cols: slice, *, slotted: bool 
     With slotted bases AᵀA_u is exactly the leaver's block of the identity, so the projection is
     "zero the leaver's columns"; ``slotted=True`` does that literally, which keeps every other block
     bit-identical (the float product would perturb them by ~1e-7). With independent bases the factor
-    form equals ΔW(I − A_uA_uᵀ) only up to the overlap AAᵀA_u ≠ A_u, so a leakage of order r²/d stays
-    in the leaver's subspace (docs/method.md §2).
+    form equals ΔW(I − A_uA_uᵀ) only up to the overlap AAᵀA_u ≠ A_u, so part of the leaver's subspace
+    content stays: measured, a fraction growing like (M−1)·r/d (docs/method.md §2).
     """
     if slotted:
         out = B.clone()
