@@ -18,7 +18,6 @@ from wirelora.distributed.backend import payload_bits
 from wirelora.learning import gossip, membership, probes, step
 from wirelora.learning.config import RunConfig
 from wirelora.learning.events import Event
-from wirelora.learning.reference import set_peft_enabled
 from wirelora.learning.schedule import Schedule, uniform_schedule
 from wirelora.learning.stacked import StackedLayer, StackedLoRA
 from wirelora.learning.step import adam_init
@@ -98,8 +97,7 @@ class TrainerState:
             )
             for n in self.adapter.module_names
         ]
-        self._peft_layers = [self.adapter.lora_layer(n) for n in self.adapter.module_names]
-        set_peft_enabled(self._peft_layers, False)
+        self.adapter.set_peft_enabled(False)  # the stacked hooks add the copies' ΔW; peft's own term is off
         self.stacked = StackedLoRA(self.layers)
         self.layer_names = [layer.name for layer in self.layers]
         self._out = {layer.name: layer.out_features for layer in self.layers}
@@ -141,29 +139,6 @@ class TrainerState:
             for n in self.layer_names
         }
 
-    def ownership_mask(self, name: str, members: Sequence[str] | None = None) -> torch.Tensor:
-        """[M, 1, S] float: 1 where row m may change layer ``name`` (its own slot; every member's if
-        shared)."""
-        members = list(self.members if members is None else members)
-        s = self._width[name]
-        mask = torch.zeros(len(members), 1, s, device=self.device)
-        if self.config.trainer.ownership == "block":
-            for m, d in enumerate(members):
-                mask[m, 0, self.adapter.slot_columns(d, name)] = 1.0
-        else:
-            for d in members:
-                mask[:, 0, self.adapter.slot_columns(d, name)] = 1.0
-        return mask
-
-    def own_index(self, name: str, members: Sequence[str] | None = None) -> torch.Tensor:
-        """[M, r] int64: the columns of each row's own block in layer ``name`` (its slot)."""
-        members = list(self.members if members is None else members)
-        r = self.adapter.rank(name)
-        starts = torch.as_tensor(
-            [self.adapter.slot_columns(d, name).start for d in members], device=self.device
-        )
-        return starts[:, None] + torch.arange(r, device=self.device)[None, :]
-
     def live_columns(self, name: str) -> int:
         """Columns that devices send for layer ``name``: the members' and any unprojected leaver's."""
         return self.adapter.rank(name) * (len(self.members) + len(self.ghosts))
@@ -204,7 +179,7 @@ class TrainerState:
         cons = self.consensus()
         with torch.no_grad():
             for n in self.layer_names:
-                self.adapter.lora_layer(n).lora_B["default"].weight.copy_(cons[n])
+                self.adapter.b_weight(n).copy_(cons[n])
 
     # -------------------------------------------------------------------------------------------- delegates
     def logits(self, blocks, x):

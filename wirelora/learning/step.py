@@ -135,8 +135,16 @@ def local_steps(
     ridx = torch.as_tensor(rows, device=state.device)
     blocks = {n: (b[ridx] if sub else b) for n, b in state.blocks.items()}
     block_mode = state.config.trainer.ownership == "block"
-    own_idx = {n: state.own_index(n, names) for n in state.layer_names} if block_mode else None
-    masks = None if block_mode else {n: state.ownership_mask(n, names) for n in state.layer_names}
+    own_idx = (
+        {n: state.adapter.own_index(n, names, device=state.device) for n in state.layer_names}
+        if block_mode
+        else None
+    )
+    masks = (
+        None
+        if block_mode
+        else {n: state.adapter.ownership_mask(n, names, device=state.device) for n in state.layer_names}
+    )
     nmax = max(schedule.groups[g].local_steps for g in state.group_names)
     first = math.nan
     for k in range(nmax):
