@@ -24,13 +24,14 @@ the same seed (see :data:`TIMING_KEYS`).
 from __future__ import annotations
 
 import json
-import math
 import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from wirelora.config import to_jsonable
 
 __all__ = ["History", "TIMING_KEYS", "atomic_write_text", "HISTORY_FILE"]
 
@@ -55,19 +56,6 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         raise
 
 
-def _clean(value):
-    """NumPy/torch scalars -> Python; NaN/inf -> None (JSON has no NaN)."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if hasattr(value, "tolist") and not isinstance(value, str):
-        return _clean(value.tolist())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 @dataclass
 class History:
     """A run's resolved config and its per-round records (dicts of JSON values)."""
@@ -77,7 +65,7 @@ class History:
     meta: dict = field(default_factory=dict)
 
     def append(self, record: dict) -> None:
-        self.rounds.append(_clean(record))
+        self.rounds.append(to_jsonable(record))
 
     def __len__(self) -> int:
         return len(self.rounds)
@@ -87,7 +75,7 @@ class History:
         return np.array([np.nan if r.get(key) is None else float(r[key]) for r in self.rounds], dtype=float)
 
     def to_json(self) -> dict:
-        return {"config": _clean(self.config), "rounds": self.rounds, "meta": _clean(self.meta)}
+        return {"config": to_jsonable(self.config), "rounds": self.rounds, "meta": to_jsonable(self.meta)}
 
     def without_timing(self) -> dict:
         """The JSON form with the wall-clock fields removed: equal for two runs with the same seed."""
