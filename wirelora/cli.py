@@ -12,30 +12,18 @@ import importlib
 import sys
 
 from wirelora.errors import DivergenceError, SolverError
+from wirelora.experiments.reproduce.targets import TARGETS
 
 # The one explicit dict: subcommand -> "module:function(args) -> int".
 _HANDLERS = {
     "allocate": "wirelora.allocation.report:cli_allocate",
     "run": "wirelora.experiments.runner:cli_run",
     "resume": "wirelora.experiments.runner:cli_resume",
-    "reproduce": "wirelora.experiments.paper:cli_reproduce",
+    "reproduce": "wirelora.experiments.reproduce:cli_reproduce",
 }
 
-REPRODUCE_TARGETS = (
-    "fig3",
-    "fig4",
-    "fig5",
-    "fig6",
-    "fig7",
-    "fig8",
-    "table3",
-    "alloc",
-    "pareto",
-    "leakage",
-    "regimes",
-    "join",
-    "all",
-)
+# the registry is light to import (its recipes load torch, cvxpy and matplotlib only when they run)
+REPRODUCE_TARGETS = (*TARGETS, "all")
 
 
 def build_parser() -> argparse.ArgumentParser:
