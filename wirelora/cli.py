@@ -26,6 +26,16 @@ _HANDLERS = {
 REPRODUCE_TARGETS = (*TARGETS, "all")
 
 
+def _correction_choices() -> str:
+    """What ``--set correction.method=`` / ``policy.arm=`` / ``policy.rule=`` accept, with labels."""
+    from wirelora.evaluation.names import ARMS, METHODS, RULES, label
+
+    lines = ["choices (--set KEY=NAME):"]
+    for key, names in (("correction.method", METHODS), ("policy.arm", ARMS), ("policy.rule", RULES)):
+        lines.append(f"  {key}: " + ", ".join(f"{n} ({label(n)})" if label(n) != n else n for n in names))
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="wirelora", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -43,7 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     a.add_argument("--plot", metavar="PATH", default=None, help="draw bandwidth and latency per link to PATH")
 
-    r = sub.add_parser("run", help="run a decentralized LoRA training/correction config")
+    r = sub.add_parser(
+        "run",
+        help="run a decentralized LoRA training/correction config",
+        epilog=_correction_choices(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     r.add_argument("config", help="YAML/JSON path, or the name of a shipped config (e.g. leave-only)")
     r.add_argument(
         "--set",

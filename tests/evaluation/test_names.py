@@ -1,6 +1,9 @@
 """evaluation/names.py: every name a config accepts has a label and a colour, and the figures' lists are
 names the config accepts."""
 
+import pytest
+
+from wirelora.cli import main
 from wirelora.correction import policy
 from wirelora.evaluation import names
 
@@ -20,3 +23,12 @@ def test_the_papers_lists_are_valid_config_names():
 
 def test_unknown_names_are_drawn_as_given():
     assert names.label("my_method") == "my_method" and names.color("my_method") is None
+
+
+def test_the_cli_lists_the_names_a_run_config_accepts(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = capsys.readouterr().out
+    for name in (*policy.METHODS, *policy.ARMS, *policy.RULES):
+        assert name in out
+    assert "kd_unlearn (KD-Unlearn)" in out
