@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from wirelora.experiments.paper import TARGETS, load_data, reproduce
+from wirelora.experiments.reproduce import TARGETS, load_data, reproduce
 
 
 def main(argv: list[str]) -> int:

@@ -51,7 +51,7 @@ _LAZY = {
     "sweep": "wirelora.correction.sweep",
     "metrics": "wirelora.evaluation.metrics",
     "plots": "wirelora.evaluation.plots",
-    "reproduce": "wirelora.experiments.paper",
+    "reproduce": "wirelora.experiments.reproduce.framework",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])

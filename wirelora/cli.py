@@ -13,31 +13,29 @@ import os
 import sys
 
 from wirelora.errors import DivergenceError, SolverError
+from wirelora.experiments.reproduce.targets import TARGETS
 
 # The one explicit dict: subcommand -> "module:function(args) -> int".
 _HANDLERS = {
     "allocate": "wirelora.experiments.allocate:cli_allocate",
     "run": "wirelora.experiments.runner:cli_run",
     "resume": "wirelora.experiments.runner:cli_resume",
-    "reproduce": "wirelora.experiments.paper:cli_reproduce",
+    "reproduce": "wirelora.experiments.reproduce:cli_reproduce",
     "list": "wirelora.experiments.listing:cli_list",
 }
 
-REPRODUCE_TARGETS = (
-    "fig3",
-    "fig4",
-    "fig5",
-    "fig6",
-    "fig7",
-    "fig8",
-    "table3",
-    "alloc",
-    "pareto",
-    "leakage",
-    "regimes",
-    "join",
-    "all",
-)
+# the registry is light to import (its recipes load torch, cvxpy and matplotlib only when they run)
+REPRODUCE_TARGETS = (*TARGETS, "all")
+
+
+def _correction_choices() -> str:
+    """What ``--set correction.method=`` / ``policy.arm=`` / ``policy.rule=`` accept, with labels."""
+    from wirelora.evaluation.names import ARMS, METHODS, RULES, label
+
+    lines = ["choices (--set KEY=NAME):"]
+    for key, names in (("correction.method", METHODS), ("policy.arm", ARMS), ("policy.rule", RULES)):
+        lines.append(f"  {key}: " + ", ".join(f"{n} ({label(n)})" if label(n) != n else n for n in names))
+    return "\n".join(lines)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -65,7 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     a.add_argument("--plot", metavar="PATH", default=None, help="draw bandwidth and latency per link to PATH")
 
-    r = sub.add_parser("run", help="run a decentralized LoRA training/correction config")
+    r = sub.add_parser(
+        "run",
+        help="run a decentralized LoRA training/correction config",
+        epilog=_correction_choices(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     r.add_argument("config", help="YAML/JSON path, or the name of a shipped config (e.g. leave-only)")
     r.add_argument(
         "--set",

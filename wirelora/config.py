@@ -6,7 +6,7 @@ validates itself in ``__post_init__`` with :func:`require` (errors name the fiel
     raw = load_mapping("run.yaml")                       # dict, or ConfigError with the file and the reason
     raw = apply_overrides(raw, ["trainer.rounds=20"])    # values parsed as YAML scalars
     cfg = from_dict(RunConfig, raw)                      # unknown keys -> ConfigError
-    to_dict(cfg)                                         # back to plain JSON-able data
+    to_jsonable(cfg)                                     # back to plain JSON-able data (NaN -> None)
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ __all__ = [
     "load_mapping",
     "apply_overrides",
     "from_dict",
-    "to_dict",
+    "to_jsonable",
 ]
 
 
@@ -275,14 +275,20 @@ def from_dict(cls: type, raw: Mapping, *, prefix: str = "") -> Any:
         raise ConfigError(f"{prefix or cls.__name__}: {exc}") from None
 
 
-def to_dict(obj: Any) -> Any:
-    """Dataclasses / tuples / NumPy scalars -> plain JSON-able Python."""
+def to_jsonable(obj: Any) -> Any:
+    """Dataclasses, mappings, tuples, NumPy arrays and scalars, torch tensors -> plain JSON-able Python.
+
+    NaN and ±inf become None (strict JSON has neither); ``np.asarray(values, dtype=float)`` reads None back as
+    NaN. The one converter: configs, History records and the reproduce data all go through it.
+    """
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, Mapping):
-        return {str(k): to_dict(v) for k, v in obj.items()}
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [to_dict(v) for v in obj]
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
+        return [to_jsonable(v) for v in obj]
+    if hasattr(obj, "tolist") and not isinstance(obj, str):  # np.ndarray, np.generic, torch.Tensor
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
     return obj

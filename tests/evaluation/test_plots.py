@@ -185,3 +185,33 @@ def test_join_panels_mark_events_and_keep_nan_gaps():
         assert [t.get_text().strip() for t in ax.texts] == ["join d6"]
     y = _lines_with_label(fig.axes[0])[plots.label("orthogonal")].get_ydata()
     assert np.isnan(y[:2]).all() and y[3] == 1.0
+
+
+def test_what_the_reproduce_targets_add_is_drawn_by_plots():
+    fig = plots.fig5({"proposed": [1.0, 0.8]}, oracle_retain_loss=0.7)
+    oracle = _lines_with_label(fig.axes[0])["oracle (retrained)"]
+    np.testing.assert_array_equal(oracle.get_ydata(), [0.7, 0.7])
+    fig = plots.fig4({"naive": [0.0, 1.0]}, steps=[0, 1], failed=["ewc"])
+    assert [t.get_text() for t in fig.axes[0].texts] == [f"not shown (run failed): {plots.label('ewc')}"]
+    shares = {"early": [0.5, 0.3], "late": [0.5, 0.7]}
+    fig = plots.alloc([1e6, 2e6], {"convex": [2.0, 1.0]}, priority=[0.2, 0.8],
+                      bandwidth_share_by_group=shares, varied_group="late")  # fmt: skip
+    assert "late group" in fig.axes[1].get_xlabel()
+    header, rows = plots.table3(
+        {"uniform": {"final_gap": 0.5, "ri": 0.0, "norm_comm": 1.0, "norm_total": 1.0, "forget_gap": None}},
+        {"uniform": [None, 0.0, 1.0, 1.0]},
+    )
+    assert len(header) == len(rows[0]) == 10 and rows[0][0] == plots.label("uniform")
+
+
+def test_run_summary_draws_losses_and_consensus_distance():
+    from wirelora.evaluation.history import History
+
+    history = History(config={"name": "tiny"})
+    for r in range(3):
+        history.append({"round": r, "retain_loss": 1.0 - 0.1 * r, "consensus_distance": 0.1 / (r + 1),
+                        "event": {"leave": ["d0"]} if r == 1 else None})  # fmt: skip
+    fig = plots.summary(history)
+    loss, dist = fig.axes
+    assert loss.get_title() == "tiny" and "retain (consensus)" in _lines_with_label(loss)
+    np.testing.assert_allclose(dist.get_lines()[0].get_ydata(), [0.1, 0.05, 0.1 / 3], rtol=1e-6)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from wirelora.config import from_dict, to_dict
+from wirelora.config import from_dict, to_jsonable
 from wirelora.correction import joint as _joint
 from wirelora.correction import policy as _policy
 
@@ -50,7 +50,7 @@ def sweep(
     from wirelora.learning.loop import run  # deferred: the loop comes after correction
 
     out = Path(out_dir)
-    raw = to_dict(config)
+    raw = to_jsonable(config)
     raw["oracle"]["cache_dir"] = str(out / "oracle")
     runs = [(m, {"method": m}, {}) for m in methods]
     runs += [(f"arm:{a}", {"method": "proposed"}, {"arm": a, "rule": "fisher"}) for a in arms]

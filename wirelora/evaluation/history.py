@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from wirelora.config import to_jsonable
 from wirelora.files import atomic_write_text
 
 __all__ = ["History", "TIMING_KEYS", "HISTORY_FILE"]
@@ -60,7 +61,7 @@ class History:
     meta: dict = field(default_factory=dict)
 
     def append(self, record: dict) -> None:
-        self.rounds.append(_clean(record))
+        self.rounds.append(to_jsonable(record))
 
     def __len__(self) -> int:
         return len(self.rounds)
@@ -70,7 +71,7 @@ class History:
         return np.array([np.nan if r.get(key) is None else float(r[key]) for r in self.rounds], dtype=float)
 
     def to_json(self) -> dict:
-        return {"config": _clean(self.config), "rounds": self.rounds, "meta": _clean(self.meta)}
+        return {"config": to_jsonable(self.config), "rounds": self.rounds, "meta": to_jsonable(self.meta)}
 
     def without_timing(self) -> dict:
         """The JSON form with the wall-clock fields removed: equal for two runs with the same seed."""

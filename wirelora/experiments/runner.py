@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from wirelora.config import ConfigError, apply_overrides, from_dict, load_mapping, to_dict
+from wirelora.config import ConfigError, apply_overrides, from_dict, load_mapping, to_jsonable
 
 __all__ = [
     "CONFIG_DIR",
@@ -25,7 +25,6 @@ __all__ = [
     "load_run_config",
     "start_run",
     "resume_run",
-    "plot_summary",
     "cli_run",
     "cli_resume",
 ]
@@ -66,9 +65,9 @@ def start_run(config, out_dir: str | Path, *, correction: Any = None, progress: 
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / RESOLVED_FILE, json.dumps(to_dict(config), indent=1) + "\n")
+    atomic_write_text(out / RESOLVED_FILE, json.dumps(to_jsonable(config), indent=1) + "\n")
     history = run(config, correction=correction, out_dir=out, progress=progress)
-    plot_summary(history, out / "summary.png")
+    _save_summary(history, out / "summary.png")
     return history
 
 
@@ -88,40 +87,14 @@ def resume_run(out_dir: str | Path, *, correction: Any = None, progress: bool = 
     if not (out / CHECKPOINT_FILE).is_file():
         print(f"wirelora resume: no checkpoint in {out}, starting from round 0")
     history = run(config, correction=correction, out_dir=out, resume=True, progress=progress)
-    plot_summary(history, out / "summary.png")
+    _save_summary(history, out / "summary.png")
     return history
 
 
-def plot_summary(history, path: str | Path) -> Path:
-    """Consensus retain/join/forget loss (and the oracle's, dashed) and consensus distance per round."""
-    import matplotlib
-    import numpy as np
+def _save_summary(history, path: Path) -> None:
+    from wirelora.evaluation import plots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rounds = history.series("round")
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
-    evaluated = np.isfinite(history.series("retain_loss"))  # eval_every > 1 leaves rounds without losses
-    for key, colour in (("retain", "C0"), ("join", "C1"), ("forget", "C3")):
-        y = history.series(f"{key}_loss")[evaluated]  # NaN (a break in the line) where the set does not exist
-        if np.isfinite(y).any():
-            ax.plot(rounds[evaluated], y, color=colour, label=f"{key} (consensus)")
-        yo = history.series(f"oracle_{key}_loss")
-        if np.isfinite(yo).any():
-            ax.plot(rounds, yo, color=colour, ls="--", lw=1, label=f"{key} (oracle)")
-    bx.semilogy(rounds, history.series("consensus_distance") + 1e-12, color="C2")
-    for r in history.rounds:
-        if r.get("event"):
-            for a in (ax, bx):
-                a.axvline(r["round"], color="0.6", ls=":", lw=1)
-    ax.set(xlabel="round", ylabel="loss", title=history.config.get("name", "run"))
-    ax.legend(fontsize=8)
-    bx.set(xlabel="round", ylabel="mean ‖B_i − B̄‖²", title="consensus distance")
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    plots.summary(history).savefig(path, dpi=110)
 
 
 def _summary_line(history, out: Path) -> str:

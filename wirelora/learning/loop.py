@@ -30,7 +30,7 @@ from typing import Any
 
 import torch
 
-from wirelora.config import to_dict
+from wirelora.config import to_jsonable
 from wirelora.distributed.backend import Backend, InProcessBackend
 from wirelora.evaluation.history import History
 from wirelora.learning.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
@@ -158,7 +158,7 @@ def _setup(config: RunConfig, seed: int | None) -> tuple[TrainerState, dict[int,
     )
     events = {e.round: e for e in timeline(events, state.task.initial, state.task.devices, tc.rounds)}
     history = History(
-        config=to_dict(config),
+        config=to_jsonable(config),
         meta={
             "events": [dataclasses.asdict(e) for e in events.values()],
             "groups": state.groups,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from wirelora.config import to_dict
+from wirelora.config import to_jsonable
 from wirelora.distributed.backend import InProcessBackend
 from wirelora.errors import CheckpointError
 from wirelora.files import load_tree, save_tree
@@ -28,14 +28,14 @@ def _oracle_key(state: TrainerState, members: Sequence[str]) -> str:
     cfg = state.config
     ident = {
         "seed": state.seed,
-        "model": to_dict(cfg.model),
-        "task": to_dict(cfg.task),
+        "model": to_jsonable(cfg.model),
+        "task": to_jsonable(cfg.task),
         "trainer": {
             k: v
-            for k, v in to_dict(cfg.trainer).items()
+            for k, v in to_jsonable(cfg.trainer).items()
             if k in ("batch_size", "ownership", "step_size", "mixing_rule", "optimizer", "vectorised")
         },
-        "oracle": {k: v for k, v in to_dict(cfg.oracle).items() if k != "cache_dir"},
+        "oracle": {k: v for k, v in to_jsonable(cfg.oracle).items() if k != "cache_dir"},
         "members": list(members),
         "slots": [state.adapter.slot_of(d) for d in members],
         "draws": state.adapter.slot_table()["slot_draws"],  # independent bases: which draw fills each slot

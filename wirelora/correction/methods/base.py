@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from wirelora.config import to_dict
+from wirelora.config import to_jsonable
 from wirelora.correction import joint as _joint
 from wirelora.correction import policy as _policy
 from wirelora.learning.schedule import GroupSchedule, Schedule
@@ -273,7 +273,7 @@ class Correction:
             "membership": dict(self.membership_auc),
             "plan": None
             if self.plan is None
-            else {k: to_dict(v) for k, v in dataclasses.asdict(self.plan).items()},
+            else {k: to_jsonable(v) for k, v in dataclasses.asdict(self.plan).items()},
         }
 
     # ---------------------------------------------------------------------------------------------- resume

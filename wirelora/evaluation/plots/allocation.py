@@ -1,58 +1,149 @@
-"""Allocation figures: the ``allocate --plot`` bars and the reproduce targets ``alloc`` and ``pareto``."""
+"""Allocation figures: latency against bandwidth and priority, the energy-latency front (the reproduce
+targets ``alloc`` and ``pareto``), and the bars of ``wirelora allocate --plot``."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-from wirelora.allocation.problem import Allocation
-from wirelora.allocation.report import entries
-from wirelora.allocation.scenario import Problem
+from wirelora.evaluation.plots.style import curves, legend, new_axes, new_axes_pair, series_style
 
-__all__ = ["alloc_figure", "pareto_figure", "plot_allocation"]
+if TYPE_CHECKING:
+    from wirelora.allocation.problem import Allocation
+    from wirelora.allocation.scenario import Problem
+
+__all__ = ["alloc", "pareto", "alloc_figure", "pareto_figure", "plot_allocation"]
 
 
-def alloc_figure(data: Mapping[str, Any]):
-    """The ``alloc`` target: latency and bandwidth share against one group's priority weight."""
-    from wirelora.evaluation import plots
+def alloc(
+    total_bandwidth_hz: Sequence[float],
+    latency_s_by_method: Mapping[str, Sequence[float]],
+    *,
+    priority: Sequence[float],
+    bandwidth_share_by_group: Mapping[str, Sequence[float]],
+    varied_group: str | None = None,
+    axes: Sequence[Axes] | None = None,
+) -> Figure:
+    """Round latency vs total bandwidth (left) and each layer group's bandwidth share vs priority (right).
 
-    fig = plots.alloc(
+    total_bandwidth_hz : [n]; latency_s_by_method : {method: [n]} round latency (the slowest link),
+    the closed-form optimum under the key ``optimum`` drawn as a dashed line; priority : [m] the
+    priority given to the varied group; bandwidth_share_by_group : {group: [m]} fraction of the total
+    bandwidth each group receives; varied_group : the name of the group whose priority varies (the others
+    share the rest), named on the right panel's axis.
+    """
+    fig, (left, right) = new_axes_pair(axes)
+    x_mhz = np.asarray(total_bandwidth_hz, dtype=float) / 1e6
+    for name, values in latency_s_by_method.items():
+        style = series_style(name)
+        if name == "optimum":  # on top of the convex allocator's points, which it should pass through
+            style.update(linewidth=1.2, zorder=6)
+        elif name == "convex":
+            style.update(linestyle="none", marker="o", markersize=7, markerfacecolor="none", mew=1.6)
+        else:
+            style.update(marker="o", markersize=4)
+        left.plot(x_mhz, np.asarray(values, dtype=float), **style)
+    left.set_xscale("log")
+    left.set_yscale("log")
+    left.set_xlabel("total bandwidth (MHz)")
+    left.set_ylabel("round latency (s)")
+    left.set_title("min-max round latency")
+    legend(left)
+
+    curves(right, bandwidth_share_by_group, priority)
+    for line in right.get_lines():
+        line.set_marker("o")
+        line.set_markersize(4)
+    if varied_group is None:
+        right.set_xlabel("priority of the varied group (weight)")
+    else:
+        right.set_xlabel(f"priority weight of the {varied_group} group (others share the rest)")
+    right.set_ylabel("share of total bandwidth")
+    right.set_ylim(0.0, 1.0)
+    right.set_title("bandwidth per layer group (weighted objective)")
+    legend(right)
+    return fig
+
+
+def pareto(
+    latency_s: Sequence[float],
+    energy_j: Sequence[float],
+    *,
+    points: Mapping[str, Sequence[float]] | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """Energy–latency front of the energy objective, with reference allocations as points.
+
+    latency_s, energy_j : [n] the front (one point per latency cap); points : {name: (latency_s, energy_j)}.
+    """
+    fig, ax = new_axes(ax)
+    ax.plot(
+        np.asarray(latency_s, dtype=float),
+        np.asarray(energy_j, dtype=float),
+        marker="o",
+        markersize=4,
+        color="tab:red",
+        linewidth=2.0,
+        label="min energy s.t. latency cap",
+    )
+    for name, (lat, energy) in (points or {}).items():
+        style = series_style(name)
+        ax.scatter(
+            [lat],
+            [energy],
+            marker="s",
+            s=40,
+            color=style.get("color"),
+            label=style["label"],
+            zorder=5,
+            edgecolors="black",
+            linewidths=0.5,
+        )
+    ax.set_xlabel("round latency (s)")
+    ax.set_ylabel("transmit energy per round (J)")
+    ax.set_title("energy–latency trade-off")
+    legend(ax)
+    return fig
+
+
+def alloc_figure(data: Mapping[str, Any]) -> Figure:
+    """:func:`alloc` of the ``alloc`` target's saved data."""
+    return alloc(
         data["total_bandwidth_hz"],
         data["latency_s"],
         priority=data["priority"],
         bandwidth_share_by_group=data["bandwidth_share"],
+        varied_group=data["varied_group"],
     )
-    fig.axes[1].set_xlabel(f"priority weight of the {data['varied_group']} group (others share the rest)")
-    return fig
 
 
-def pareto_figure(data: Mapping[str, Any]):
-    """The ``pareto`` target: the latency-energy front."""
-    from wirelora.evaluation import plots
-
-    return plots.pareto(data["latency_s"], data["energy_j"], points=data["points"])
+def pareto_figure(data: Mapping[str, Any]) -> Figure:
+    """:func:`pareto` of the ``pareto`` target's saved data."""
+    return pareto(data["latency_s"], data["energy_j"], points=data["points"])
 
 
 def plot_allocation(
     prob: Problem, alloc: Allocation, path: str | Path, *, latency_cap_s: float | None = None
 ):
     """Bandwidth and latency per link entry, as two bar panels, saved to ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
     from matplotlib.patches import Patch
+
+    from wirelora.allocation.report import entries
 
     rows = entries(prob, alloc)
     labels = [f"{g}:{n}" for g, n, *_ in rows]
     x = np.arange(len(rows))
     groups = sorted(set(g for g, *_ in rows), key=str)
-    colors = {g: plt.cm.tab10(i % 10) for i, g in enumerate(groups)}
+    colors = {g: colormaps["tab10"](i % 10) for i, g in enumerate(groups)}
     c = [colors[g] for g, *_ in rows]
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(max(6.0, 0.25 * len(rows) + 2), 6), sharex=True)
+    fig = Figure(figsize=(max(6.0, 0.25 * len(rows) + 2), 6))
+    ax1, ax2 = fig.subplots(2, 1, sharex=True)
     ax1.bar(x, [r[4] / 1e6 for r in rows], color=c)
     ax1.set_ylabel("bandwidth (MHz)")
     ax1.set_yscale("log")
@@ -72,5 +163,4 @@ def plot_allocation(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path

@@ -10,7 +10,12 @@ import numpy as np
 import pytest
 
 from wirelora.cli import REPRODUCE_TARGETS, main
-from wirelora.experiments import paper
+from wirelora.config import ConfigError, to_jsonable
+from wirelora.evaluation.names import PAPER_ARMS, PAPER_METHODS
+from wirelora.experiments import reproduce as rp
+from wirelora.experiments.reproduce import framework
+from wirelora.experiments.reproduce.correction import PAPER_TABLE3
+from wirelora.experiments.reproduce.outputs import long_rows, markdown
 
 
 def _finite(values):
@@ -19,7 +24,7 @@ def _finite(values):
 
 
 def _run(target, tmp_path, **settings):
-    written = paper.reproduce(
+    written = rp.reproduce(
         [target],
         out_dir=tmp_path,
         quick=True,
@@ -27,47 +32,61 @@ def _run(target, tmp_path, **settings):
         settings={target: settings} if settings else None,
     )
     names = sorted(p.name for p in written[target])
-    record = paper.load_data(target, tmp_path)
+    record = rp.load_data(target, tmp_path)
     assert record["target"] == target and record["quick"] is True
     return names, record["data"]
 
 
 # ------------------------------------------------------------------------------------------------ framework
 def test_registry_matches_the_cli_targets():
-    assert list(paper.TARGETS) == [t for t in REPRODUCE_TARGETS if t != "all"]
+    assert list(rp.TARGETS) == [t for t in REPRODUCE_TARGETS if t != "all"]
 
 
 def test_every_target_has_quick_settings_no_larger_than_full():
-    for name in paper.TARGETS:
-        quick, full = paper.settings_for(name, quick=True), paper.settings_for(name, quick=False)
+    for name in rp.TARGETS:
+        quick, full = rp.settings_for(name, quick=True), rp.settings_for(name, quick=False)
         assert set(quick) == set(full), name
 
 
 def test_unknown_target_and_unknown_setting_are_one_line_errors(tmp_path):
     with pytest.raises(ValueError, match="target='fig99'"):
-        paper.reproduce(["fig99"], out_dir=tmp_path)
+        rp.reproduce(["fig99"], out_dir=tmp_path)
     with pytest.raises(ValueError, match=r"settings\.leakage\.bogus"):
-        paper.reproduce(["leakage"], out_dir=tmp_path, settings={"leakage": {"bogus": 1}})
+        rp.reproduce(["leakage"], out_dir=tmp_path, settings={"leakage": {"bogus": 1}})
+
+
+def test_settings_live_in_yaml_and_quick_may_only_change_full_keys(tmp_path, monkeypatch):
+    assert sorted(p.name for p in framework.SETTINGS_DIR.glob("*.yaml")) == sorted(
+        {f"{r.settings}.yaml" for r in rp.TARGETS.values()}
+    )
+    assert rp.settings_for("leakage", quick=True)["num_devices"] == rp.settings_for("leakage")["num_devices"]
+    (tmp_path / "adapter.yaml").write_text("leakage:\n  full: {width: 8}\n  quick: {depth: 2}\n")
+    monkeypatch.setattr(framework, "SETTINGS_DIR", tmp_path)
+    with pytest.raises(ConfigError, match=r"leakage\.quick\.depth: not a full setting"):
+        rp.settings_for("leakage", quick=True)
+    (tmp_path / "adapter.yaml").write_text("leakage:\n  full: {width: 8}\n  fast: {}\n")
+    with pytest.raises(ConfigError, match=r"leakage\.fast: unknown key"):
+        rp.settings_for("leakage")
 
 
 def test_from_data_without_data_says_what_to_run(tmp_path):
     with pytest.raises(FileNotFoundError, match="wirelora reproduce leakage"):
-        paper.reproduce(["leakage"], out_dir=tmp_path, from_data=True, progress=False)
+        rp.reproduce(["leakage"], out_dir=tmp_path, from_data=True, progress=False)
 
 
 def test_long_rows_flatten_nested_series():
-    rows = list(paper._long_rows({"gap": {"proposed": [1.0, 2.0]}, "width": 4}))
+    rows = list(long_rows({"gap": {"proposed": [1.0, 2.0]}, "width": 4}))
     assert rows == [("gap", "proposed", "0", 1.0), ("gap", "proposed", "1", 2.0), ("width", "", "", 4)]
 
 
 def test_nan_is_saved_as_null_and_read_back_as_nan():
-    data = paper._jsonable({"x": np.array([1.0, np.nan]), "y": np.float32(2.5)})
+    data = to_jsonable({"x": np.array([1.0, np.nan]), "y": np.float32(2.5)})
     assert data == {"x": [1.0, None], "y": 2.5}
     assert np.isnan(np.asarray(json.loads(json.dumps(data))["x"], dtype=float)[1])
 
 
 def test_markdown_table():
-    md = paper._markdown(["arm", "gap"], [["full", 0.391234], ["uniform", None]])
+    md = markdown(["arm", "gap"], [["full", 0.391234], ["uniform", None]])
     assert md.splitlines() == ["| arm | gap |", "|---|---|", "| full | 0.391 |", "| uniform | — |"]
 
 
@@ -93,7 +112,7 @@ def test_redraw_from_data_does_not_rerun(tmp_path):
     _run("regimes", tmp_path)
     before = (tmp_path / "regimes.json").read_text()
     (tmp_path / "regimes.png").unlink()
-    written = paper.reproduce(["regimes"], out_dir=tmp_path, from_data=True, progress=False)
+    written = rp.reproduce(["regimes"], out_dir=tmp_path, from_data=True, progress=False)
     assert sorted(p.name for p in written["regimes"]) == ["regimes.pdf", "regimes.png"]
     assert (tmp_path / "regimes.png").stat().st_size > 0
     assert (tmp_path / "regimes.json").read_text() == before
@@ -176,7 +195,7 @@ LEAVE_TARGETS = ["fig3", "fig5", "fig6", "fig7", "fig8", "table3"]
 
 
 def test_leave_only_targets_share_one_sweep_and_redraw(tmp_path):
-    paper.reproduce(
+    rp.reproduce(
         LEAVE_TARGETS,
         out_dir=tmp_path,
         quick=True,
@@ -184,28 +203,28 @@ def test_leave_only_targets_share_one_sweep_and_redraw(tmp_path):
         settings=dict.fromkeys(LEAVE_TARGETS, TINY_LEAVE),
     )
     assert len(list((tmp_path / "runs").iterdir())) == 1  # one sweep served the six targets
-    data = {t: paper.load_data(t, tmp_path)["data"] for t in LEAVE_TARGETS}
+    data = {t: rp.load_data(t, tmp_path)["data"] for t in LEAVE_TARGETS}
     k = 2 + 1  # K correction rounds + the post-projection point
     for name, curve in data["fig3"]["event_gap"].items():
         assert len(curve) == k and _finite(curve), name
-    assert set(data["fig3"]["event_gap"]) == {*paper._PAPER_METHODS, "no_correction"}
+    assert set(data["fig3"]["event_gap"]) == {*PAPER_METHODS, "no_correction"}
     # without correction nothing moves the model after the projection: its gap stays where it started
     nc = np.asarray(data["fig3"]["event_gap"]["no_correction"])
     np.testing.assert_allclose(nc, nc[0], rtol=1e-6)
-    assert set(data["fig6"]["event_gap"]) == {*paper._PAPER_ARMS, "no_correction"}
+    assert set(data["fig6"]["event_gap"]) == {*PAPER_ARMS, "no_correction"}
     assert all(len(v) == k and _finite(v) for v in data["fig6"]["event_gap"].values())
     points = data["fig7"]["points"]
-    assert set(points) == set(paper._PAPER_ARMS) and data["fig7"]["front"]
+    assert set(points) == set(PAPER_ARMS) and data["fig7"]["front"]
     np.testing.assert_allclose(points["uniform"][0], 1.0)  # costs are normalised by the uniform arm
     assert all(len(v) == k and v[0] == 0 for v in data["fig8"]["ri"].values())  # same start for every arm
     rows = data["table3"]["rows"]
     assert rows["uniform"]["ri"] == 0 and rows["uniform"]["norm_comm"] == 1
     assert abs(rows["full"]["contribution_residual"]) < 1e-5
     md = (tmp_path / "table3.md").read_text().splitlines()
-    assert md[0].startswith("| arm | final gap |") and len(md) == 2 + len(paper._PAPER_TABLE3)
+    assert md[0].startswith("| arm | final gap |") and len(md) == 2 + len(PAPER_TABLE3)
     for t in LEAVE_TARGETS[:-1]:  # table3 is Markdown + CSV, no figure
         (tmp_path / f"{t}.pdf").unlink()
-    paper.reproduce(LEAVE_TARGETS, out_dir=tmp_path, from_data=True, progress=False)
+    rp.reproduce(LEAVE_TARGETS, out_dir=tmp_path, from_data=True, progress=False)
     assert all((tmp_path / f"{t}.pdf").is_file() for t in LEAVE_TARGETS if t != "table3")
 
 
@@ -227,15 +246,15 @@ def test_fig4_long_run_with_joins_and_leaves(tmp_path):
         assert ri.shape == steps.shape and _finite(ri), name
         np.testing.assert_allclose(ri[steps < 3], 0.0, atol=1e-9)  # identical runs until the first event
     with pytest.raises(ValueError, match="settings.fig4.methods"):
-        paper.reproduce(["fig4"], out_dir=tmp_path, settings={"fig4": {**tiny, "methods": ["bogus"]}})
+        rp.reproduce(["fig4"], out_dir=tmp_path, settings={"fig4": {**tiny, "methods": ["bogus"]}})
 
 
 def test_every_committed_figure_redraws_from_its_data(tmp_path):
     figures = Path(__file__).resolve().parents[2] / "figures"
-    for target in paper.TARGETS:
+    for target in rp.TARGETS:
         shutil.copy(figures / f"{target}.json", tmp_path)
-        assert paper.load_data(target, tmp_path)["quick"] is False  # committed figures are full-setting
-    written = paper.reproduce(["all"], out_dir=tmp_path, from_data=True, progress=False)
-    assert set(written) == set(paper.TARGETS)
+        assert rp.load_data(target, tmp_path)["quick"] is False  # committed figures are full-setting
+    written = rp.reproduce(["all"], out_dir=tmp_path, from_data=True, progress=False)
+    assert set(written) == set(rp.TARGETS)
     for target, paths in written.items():
         assert all(p.stat().st_size > 0 for p in paths), target

@@ -1,0 +1,181 @@
+"""The correction figures: the paper's Fig. 3 - Fig. 8 and Table III (methods and arms after events)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from wirelora.evaluation.names import label
+from wirelora.evaluation.plots.style import (
+    FIGSIZE_CURVES,
+    curves,
+    legend,
+    legend_outside,
+    mark_events,
+    new_axes,
+    series_style,
+)
+
+__all__ = ["fig3", "fig4", "fig5", "fig6", "fig7", "fig8", "table3", "TABLE3_HEADER"]
+
+
+def _gap_curves(gap_by: Mapping[str, Sequence[float]], title: str, ax: Axes | None) -> Figure:
+    """Event gap E_FU(k) vs k, one curve per entry, the oracle's zero dashed (Fig. 3 and Fig. 6)."""
+    fig, ax = new_axes(ax, figsize=FIGSIZE_CURVES)
+    curves(ax, gap_by)
+    ax.axhline(0.0, color="black", linestyle="--", linewidth=0.8, zorder=0, label="oracle (gap 0)")
+    ax.set_xlabel("correction round k after the leave")
+    ax.set_ylabel(r"event gap $E_{FU}(k)$ (nats)")
+    ax.set_title(title)
+    legend_outside(ax)
+    return fig
+
+
+def fig3(gap_by_method: Mapping[str, Sequence[float]], *, ax: Axes | None = None) -> Figure:
+    """Fig. 3: event gap E_FU(k) vs correction round k after a leave, one curve per method.
+
+    gap_by_method : {method: [K + 1]} — the gap at k = 0..K (k = 0 is right after the projection). The oracle
+    (``retrain``) is drawn dashed when present.
+    """
+    return _gap_curves(gap_by_method, "Fig. 3 — event gap after a leave", ax)
+
+
+def fig4(
+    ri_by_method: Mapping[str, Sequence[float]],
+    *,
+    steps: Sequence[float],
+    events: Sequence[Sequence] = (),
+    failed: Sequence[str] = (),
+    ax: Axes | None = None,
+) -> Figure:
+    """Fig. 4: relative improvement RI(k) over the uniform schedule along a long run, events marked.
+
+    ri_by_method : {method: [T]} in percent; steps : [T] round index of each value; events : [(round, text)];
+    failed : methods whose run failed, named on the figure (so that a missing curve is not a silent gap).
+    """
+    fig, ax = new_axes(ax, figsize=FIGSIZE_CURVES)
+    curves(ax, ri_by_method, steps)
+    ax.axhline(0.0, color="0.6", linewidth=0.8, zorder=0)
+    mark_events(ax, events)
+    ax.set_xlabel("training round")
+    ax.set_ylabel("RI vs uniform (%)")
+    ax.set_title("Fig. 4 — relative improvement over a run with joins and leaves")
+    legend_outside(ax)
+    if failed:
+        text = "not shown (run failed): " + ", ".join(label(n) for n in failed)
+        ax.text(0.01, 0.01, text, transform=ax.transAxes, fontsize=7, color="tab:red")
+    return fig
+
+
+def fig5(
+    retain_loss_by_method: Mapping[str, Sequence[float]],
+    *,
+    oracle_retain_loss: float | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """Fig. 5: retain loss (consensus model, remaining devices' data) vs correction round k.
+
+    retain_loss_by_method : {method: [K + 1]}; oracle_retain_loss : the retrained model's retain loss, drawn
+    as a dashed level.
+    """
+    fig, ax = new_axes(ax, figsize=FIGSIZE_CURVES)
+    curves(ax, retain_loss_by_method)
+    if oracle_retain_loss is not None:
+        ax.axhline(
+            oracle_retain_loss, color="black", linestyle="--", linewidth=1.0, label="oracle (retrained)"
+        )
+    ax.set_xlabel("correction round k after the leave")
+    ax.set_ylabel("retain loss (nats)")
+    ax.set_title("Fig. 5 — retain loss after a leave")
+    legend_outside(ax)
+    return fig
+
+
+def fig6(gap_by_arm: Mapping[str, Sequence[float]], *, ax: Axes | None = None) -> Figure:
+    """Fig. 6: event gap E_FU(k) vs k for the ablation arms. gap_by_arm : {arm: [K + 1]}."""
+    return _gap_curves(gap_by_arm, "Fig. 6 — ablation arms", ax)
+
+
+def fig7(
+    points: Mapping[str, Sequence[float]],
+    *,
+    front: Sequence[str] = (),
+    ax: Axes | None = None,
+) -> Figure:
+    """Fig. 7: final event gap vs normalised total cost, one point per arm, the Pareto front joined.
+
+    points : {arm: (normalised_total_cost, final_gap)}; front : arm names on the Pareto front, in cost order.
+    """
+    fig, ax = new_axes(ax)
+    if not points:
+        raise ValueError("points: nothing to plot (empty mapping)")
+    # arms often land on the same point (an arm whose knob the priority barely moves): cycle the label
+    # offsets so that coinciding labels stay readable
+    offsets = [(5, 4), (5, -11), (-5, 4), (-5, -11)]
+    for i, (name, (cost, gap)) in enumerate(points.items()):
+        style = series_style(name)
+        ax.scatter(
+            [cost],
+            [gap],
+            s=60 if name in ("full", "proposed") else 36,
+            color=style.get("color"),
+            label=style["label"],
+            zorder=5,
+            edgecolors="black",
+            linewidths=0.5,
+        )
+        dx, dy = offsets[i % len(offsets)]
+        ax.annotate(
+            style["label"],
+            (cost, gap),
+            textcoords="offset points",
+            xytext=(dx, dy),
+            fontsize=8,
+            ha="left" if dx > 0 else "right",
+        )
+    if front:
+        fx = [points[n][0] for n in front]
+        fy = [points[n][1] for n in front]
+        # a ring around each front point: a front of one point draws no step line
+        ax.scatter(fx, fy, s=220, facecolors="none", edgecolors="0.3", linewidths=1.0, zorder=4,
+                   label="Pareto front")  # fmt: skip
+        ax.step(fx, fy, where="post", color="0.3", linestyle="--", linewidth=1.0, zorder=2)
+    ax.set_xlabel("normalised total cost (uniform = 1)")
+    ax.set_ylabel(r"final event gap $E_{FU}(K)$ (nats)")
+    ax.set_title("Fig. 7 — gap vs cost")
+    legend(ax)
+    return fig
+
+
+def fig8(ri_by_arm: Mapping[str, Sequence[float]], *, ax: Axes | None = None) -> Figure:
+    """Fig. 8: RI(k) of each arm vs the uniform arm, in percent. ri_by_arm : {arm: [K + 1]}."""
+    fig, ax = new_axes(ax, figsize=FIGSIZE_CURVES)
+    curves(ax, ri_by_arm)
+    ax.axhline(0.0, color="0.6", linewidth=0.8, zorder=0)
+    ax.set_xlabel("correction round k after the leave")
+    ax.set_ylabel("RI vs uniform (%)")
+    ax.set_title("Fig. 8 — relative improvement of each arm")
+    legend_outside(ax)
+    return fig
+
+
+TABLE3_HEADER = ("arm", "final gap", "RI (%)", "NormComm", "NormTotal", "forget gap",
+                 "paper: gap", "paper: RI (%)", "paper: NormComm", "paper: NormTotal")  # fmt: skip
+
+
+def table3(
+    rows_by_arm: Mapping[str, Mapping[str, float | None]],
+    paper_by_arm: Mapping[str, Sequence[float | None]],
+) -> tuple[list[str], list[list]]:
+    """Table III: (header, rows), one row per arm: what wirelora measured beside what the paper reports.
+
+    rows_by_arm : {arm: {"final_gap", "ri", "norm_comm", "norm_total", "forget_gap": value or None}};
+    paper_by_arm : {arm: (gap, RI %, NormComm, NormTotal)}, None where the paper gives no number.
+    """
+    rows = []
+    for arm, r in rows_by_arm.items():
+        measured = [r["final_gap"], r["ri"], r["norm_comm"], r["norm_total"], r["forget_gap"]]
+        rows.append([label(arm), *measured, *paper_by_arm[arm]])
+    return list(TABLE3_HEADER), rows

@@ -1,0 +1,144 @@
+"""Running targets: their settings (YAML beside the run configs), compute or ``--from-data``, the files.
+
+from wirelora.experiments.reproduce import reproduce
+paths = reproduce(["alloc"], out_dir="runs/quick", quick=True)   # {"alloc": [Path(...), ...]}
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from wirelora.config import ConfigError, load_mapping, to_jsonable
+from wirelora.experiments.reproduce.outputs import markdown, read_record, save_figure, write_csv, write_record
+from wirelora.experiments.reproduce.recipe import Context, Recipe
+from wirelora.experiments.reproduce.targets import TARGETS
+
+__all__ = ["SETTINGS_DIR", "settings_for", "load_data", "reproduce", "cli_reproduce"]
+
+# experiments/configs/reproduce/<family>.yaml: {target: {full: {...}, quick: {what differs from full}}}
+SETTINGS_DIR = Path(__file__).resolve().parents[1] / "configs" / "reproduce"
+
+
+def _recipe(target: str) -> Recipe:
+    if target not in TARGETS:
+        raise ValueError(f"target={target!r}: must be one of {', '.join([*TARGETS, 'all'])}")
+    return TARGETS[target]
+
+
+def settings_for(target: str, *, quick: bool = False) -> dict:
+    """The settings a target runs with (``quick`` or full), as a plain dict."""
+    path = SETTINGS_DIR / f"{_recipe(target).settings}.yaml"
+    raw = load_mapping(path)
+    entry = raw.get(target)
+    if not isinstance(entry, Mapping) or not isinstance(entry.get("full"), Mapping):
+        raise ConfigError(f"{path}: {target}.full: missing (every target needs its full settings)")
+    extra = sorted(set(entry) - {"full", "quick"})
+    if extra:
+        raise ConfigError(f"{path}: {target}.{extra[0]}: unknown key; allowed: full, quick")
+    full, over = dict(entry["full"]), dict(entry.get("quick") or {})
+    unknown = sorted(set(over) - set(full))
+    if unknown:
+        raise ConfigError(
+            f"{path}: {target}.quick.{unknown[0]}: not a full setting; allowed: {', '.join(full)}"
+        )
+    return {**full, **over} if quick else full
+
+
+def load_data(target: str, out_dir: str | Path = "figures") -> dict:
+    """The saved record of ``target`` (``{"target", "quick", "settings", "data", ...}``) from ``out_dir``."""
+    _recipe(target)
+    return read_record(Path(out_dir) / f"{target}.json", target)
+
+
+def _expand(targets: Sequence[str]) -> list[str]:
+    names: list[str] = []
+    for t in targets or ["all"]:
+        for name in TARGETS if t == "all" else [t]:
+            _recipe(name)
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def reproduce(
+    targets: Sequence[str] = ("all",),
+    *,
+    out_dir: str | Path = "figures",
+    quick: bool = False,
+    from_data: bool = False,
+    progress: bool = True,
+    settings: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, list[Path]]:
+    """Run (or, with ``from_data``, only redraw) each target; return the files written per target.
+
+    settings : {target: {key: value}} overrides on top of the quick/full settings (e.g. smaller runs
+    in tests); unknown keys are an error.
+    """
+    names = _expand(targets)
+    overrides = dict(settings or {})
+    for t, over in overrides.items():
+        base = settings_for(t, quick=quick)
+        unknown = sorted(set(over) - set(base))
+        if unknown:
+            raise ValueError(
+                f"settings.{t}.{unknown[0]}: unknown setting; allowed: {', '.join(sorted(base))}"
+            )
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = Context(progress=progress, quick=quick, work_dir=out / "runs")
+    written: dict[str, list[Path]] = {}
+    for name in names:
+        recipe = TARGETS[name]
+        start = time.perf_counter()
+        if from_data:
+            record = load_data(name, out)
+            ctx.say(f"[{name}] redrawing from {out / (name + '.json')}")
+            paths: list[Path] = []
+        else:
+            cfg = {**settings_for(name, quick=quick), **overrides.get(name, {})}
+            ctx.say(f"[{name}] {recipe.doc} ({'quick' if quick else 'full'} settings)")
+            data = to_jsonable(recipe.compute(cfg, ctx))  # what draw sees is what --from-data reads back
+            record = {
+                "target": name,
+                "quick": quick,
+                "settings": to_jsonable(cfg),
+                "elapsed_s": round(time.perf_counter() - start, 3),
+                "wirelora_version": _version(),
+                "data": data,
+            }
+            paths = write_record(out, name, record, is_table=recipe.is_table)
+        drawn = recipe.draw(record["data"])
+        if recipe.is_table:
+            header, rows = drawn
+            md, tab = out / f"{name}.md", out / f"{name}.csv"
+            md.write_text(markdown(header, rows))
+            write_csv(tab, header, rows)
+            paths += [md, tab]
+        else:
+            paths += save_figure(drawn, out, name)
+        written[name] = paths
+        ctx.say(f"[{name}] wrote {', '.join(p.name for p in paths)} ({time.perf_counter() - start:.1f} s)")
+    return written
+
+
+def _version() -> str:
+    from wirelora import __version__
+
+    return __version__
+
+
+def cli_reproduce(args) -> int:
+    """Handler of ``wirelora reproduce [TARGET ...] [--quick] [--out DIR] [--from-data] [--no-progress]``."""
+    written = reproduce(
+        args.targets,
+        out_dir=args.out,
+        quick=args.quick,
+        from_data=args.from_data,
+        progress=not args.no_progress,
+    )
+    for name, paths in written.items():
+        print(f"{name}: {' '.join(str(p) for p in paths)}")
+    return 0

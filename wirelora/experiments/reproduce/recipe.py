@@ -1,0 +1,54 @@
+"""What a reproduce target is: a :class:`Recipe` (compute, draw, where its settings live) and the
+:class:`Context` a recipe runs in."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Context", "Recipe"]
+
+
+@dataclass
+class Context:
+    """What a recipe may use besides its settings: progress display and a cache shared by the recipes of one
+    invocation (fig3 and fig5 draw on the same runs; so do fig6, fig7, fig8 and table3)."""
+
+    progress: bool = True
+    quick: bool = False
+    cache: dict = field(default_factory=dict)
+    work_dir: Path = Path("runs")  # where long recipes keep their runs (<out>/runs)
+
+    def bar(self, iterable: Iterable, *, desc: str, total: int | None = None) -> Iterable:
+        from tqdm import tqdm  # the text bar: tqdm.auto wants ipywidgets inside notebooks
+
+        return tqdm(
+            iterable,
+            desc=desc,
+            total=total,
+            disable=not self.progress,
+            leave=False,
+            file=sys.stderr,
+            dynamic_ncols=True,
+        )
+
+    def say(self, text: str) -> None:
+        if self.progress:
+            print(text, file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One target. ``compute(settings, ctx)`` runs the experiment and returns plain data; ``draw(data)`` turns
+    the saved data into a figure by one call into :mod:`wirelora.evaluation.plots` (or, for a table, into
+    ``(header, rows)``). ``settings`` names the YAML file in ``experiments/configs/reproduce/`` that holds the
+    target's ``full`` and ``quick`` settings."""
+
+    compute: Callable[[Mapping[str, Any], Context], dict]
+    draw: Callable[[Mapping[str, Any]], Any]
+    settings: str
+    doc: str
+    is_table: bool = False
