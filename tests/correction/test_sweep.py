@@ -198,9 +198,9 @@ def test_run_killed_before_its_summary_resumes_with_it(tmp_path):
     import sys
     from pathlib import Path
 
-    from wirelora.evaluation.history import History
     from wirelora.experiments.runner import resume_run, start_run
     from wirelora.learning.config import RunConfig
+    from wirelora.learning.history import History
 
     raw = {**RAW, "correction": {**RAW["correction"], "method": "proposed"}}
     cfg = from_dict(RunConfig, raw)

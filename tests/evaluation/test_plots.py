@@ -205,7 +205,7 @@ def test_what_the_reproduce_targets_add_is_drawn_by_plots():
 
 
 def test_run_summary_draws_losses_and_consensus_distance():
-    from wirelora.evaluation.history import History
+    from wirelora.learning.history import History
 
     history = History(config={"name": "tiny"})
     for r in range(3):

@@ -4,7 +4,6 @@ import copy
 
 import pytest
 
-from wirelora.evaluation.history import History
 from wirelora.evaluation.summary import (
     cumulative_costs,
     event_gaps,
@@ -13,6 +12,7 @@ from wirelora.evaluation.summary import (
     summarize,
     table,
 )
+from wirelora.learning.history import History
 
 
 def _history() -> History:

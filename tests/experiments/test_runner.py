@@ -9,8 +9,8 @@ import textwrap
 import pytest
 
 from wirelora.cli import main
-from wirelora.evaluation.history import History
 from wirelora.experiments.runner import available_configs, load_run_config
+from wirelora.learning.history import History
 
 MLP = [
     "--set",

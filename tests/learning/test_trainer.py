@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from wirelora.config import ConfigError, from_dict
+from wirelora.correction.schedule import GroupSchedule, Schedule
 from wirelora.distributed.backend import InProcessBackend
 from wirelora.errors import DivergenceError
 from wirelora.learning import RunConfig, TrainerState, run
 from wirelora.learning.events import Event
-from wirelora.learning.schedule import GroupSchedule, Schedule
 from wirelora.lora import contribution_residual
 from wirelora.network.topology import complete_graph, consensus_rate, metropolis_weights
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from wirelora.evaluation import metrics as _metrics
-from wirelora.evaluation.history import History
+from wirelora.learning.history import History
 
 __all__ = [
     "event_gaps",

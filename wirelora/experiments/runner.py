@@ -1,7 +1,7 @@
 """``wirelora run CONFIG`` and ``wirelora resume DIR``: a run config in, a run directory out.
 
 A run directory holds ``config.json`` (the resolved config, after ``--set`` overrides and ``--seed``),
-``history.json`` (:class:`wirelora.evaluation.history.History`), ``checkpoint.safetensors`` (written
+``history.json`` (:class:`wirelora.learning.history.History`), ``checkpoint.safetensors`` (written
 atomically every ``trainer.checkpoint_every`` rounds), ``summary.png`` (losses and consensus distance per
 round, events marked) and, when the oracle is on, ``oracle/`` (the retrained models, cached per event).
 

@@ -1,18 +1,20 @@
-"""wirelora.learning: base models, per-device tasks, membership events, schedules and the round loop.
+"""wirelora.learning: base models, per-device tasks, membership events, the History and the round loop
+(schedules come from :mod:`wirelora.correction.schedule`).
 
 torch only (never cvxpy); peft/transformers load when a model is built.
 """
 
 from wirelora.learning.config import ModelConfig, OracleConfig, RunConfig, TrainerConfig
 from wirelora.learning.events import ChurnConfig, Event, members_at, sample_events, timeline
+from wirelora.learning.history import History
 from wirelora.learning.hooks import Batch, Correction
 from wirelora.learning.loop import run
-from wirelora.learning.schedule import GroupSchedule, Schedule, uniform_schedule
 from wirelora.learning.state import TrainerState
 from wirelora.learning.tasks import Task, TaskConfig, build_task, event_sets
 
 __all__ = [
     "run",
+    "History",
     "RunConfig",
     "ModelConfig",
     "TrainerConfig",
@@ -20,9 +22,6 @@ __all__ = [
     "TrainerState",
     "Correction",
     "Batch",
-    "Schedule",
-    "GroupSchedule",
-    "uniform_schedule",
     "Event",
     "ChurnConfig",
     "timeline",

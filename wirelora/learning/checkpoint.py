@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 import torch
 
 from wirelora.errors import CheckpointError
-from wirelora.evaluation.history import History
 from wirelora.files import load_tree, save_tree
 from wirelora.learning.events import Event
+from wirelora.learning.history import History
 
 if TYPE_CHECKING:
     from wirelora.learning.state import TrainerState

@@ -13,8 +13,8 @@ from wirelora.config import (
     check_probability,
     require,
 )
+from wirelora.correction.schedule import GRAPH_KINDS, edges_graph
 from wirelora.learning.events import ChurnConfig, Event, members_at, timeline
-from wirelora.learning.schedule import GRAPH_KINDS, edges_graph
 from wirelora.learning.tasks import TaskConfig
 
 __all__ = ["ModelConfig", "TrainerConfig", "OracleConfig", "RunConfig"]

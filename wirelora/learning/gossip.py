@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from wirelora.correction.schedule import Schedule
 from wirelora.distributed.backend import Backend
-from wirelora.learning.schedule import Schedule
 from wirelora.network.topology import damped_mixing, metropolis_weights
 
 if TYPE_CHECKING:

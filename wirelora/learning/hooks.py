@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import torch
 
+from wirelora.correction.schedule import Schedule
 from wirelora.learning.events import Event
-from wirelora.learning.schedule import Schedule
 
 if TYPE_CHECKING:
     from wirelora.learning.state import TrainerState

@@ -31,15 +31,15 @@ from typing import Any
 import torch
 
 from wirelora.config import to_jsonable
+from wirelora.correction.schedule import Schedule
 from wirelora.distributed.backend import Backend, InProcessBackend
-from wirelora.evaluation.history import History
 from wirelora.learning.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from wirelora.learning.config import RunConfig
 from wirelora.learning.events import Event, sample_events, timeline
+from wirelora.learning.history import History
 from wirelora.learning.hooks import Correction
 from wirelora.learning.oracle import train_oracle
 from wirelora.learning.probes import SETS
-from wirelora.learning.schedule import Schedule
 from wirelora.learning.state import TrainerState
 
 __all__ = ["run"]

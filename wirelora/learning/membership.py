@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from wirelora.correction.schedule import uniform_schedule
 from wirelora.learning.events import Event
-from wirelora.learning.schedule import uniform_schedule
 from wirelora.learning.step import local_steps
 from wirelora.learning.tasks import event_sets
 

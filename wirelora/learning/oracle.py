@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 import torch
 
 from wirelora.config import to_jsonable
+from wirelora.correction.schedule import uniform_schedule
 from wirelora.distributed.backend import InProcessBackend
 from wirelora.errors import CheckpointError
 from wirelora.files import load_tree, save_tree
 from wirelora.learning.gossip import exchange
-from wirelora.learning.schedule import uniform_schedule
 from wirelora.learning.step import local_steps
 
 if TYPE_CHECKING:

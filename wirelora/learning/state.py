@@ -14,11 +14,11 @@ from collections.abc import Sequence
 import torch
 
 from wirelora.config import ConfigError, require
+from wirelora.correction.schedule import Schedule, uniform_schedule
 from wirelora.distributed.backend import payload_bits
 from wirelora.learning import gossip, membership, probes, step
 from wirelora.learning.config import RunConfig
 from wirelora.learning.events import Event
-from wirelora.learning.schedule import Schedule, uniform_schedule
 from wirelora.learning.stacked import StackedLayer, StackedLoRA
 from wirelora.learning.step import adam_init
 from wirelora.learning.tasks import Task, build_task

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from wirelora.correction.schedule import Schedule
 from wirelora.errors import DivergenceError
 from wirelora.learning.hooks import Batch
 from wirelora.learning.reference import loop_grads
-from wirelora.learning.schedule import Schedule
 from wirelora.learning.stacked import fold, logits_of, row_losses
 
 if TYPE_CHECKING:

@@ -33,8 +33,7 @@ import torch
 from wirelora.config import to_jsonable
 from wirelora.correction import joint as _joint
 from wirelora.correction import policy as _policy
-from wirelora.learning.schedule import GroupSchedule, Schedule
-from wirelora.learning.tasks import IGNORE_INDEX
+from wirelora.correction.schedule import GroupSchedule, Schedule
 
 __all__ = ["MethodContext", "Correction"]
 
@@ -217,6 +216,8 @@ class Correction:
             if self._oracle_logits is None:
                 self._oracle_logits = state.logits(state.oracle["blocks"], x)
             model = state.logits(cons, x)
+            from wirelora.learning.tasks import IGNORE_INDEX  # the task's padding label (learning is later)
+
             mask = (y.reshape(-1) != IGNORE_INDEX).cpu().numpy()
             c = model.shape[-1]
             out["forget_gap"] = _metrics.kl_divergence(

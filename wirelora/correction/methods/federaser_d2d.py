@@ -17,7 +17,7 @@ import torch
 
 from wirelora.correction.methods.base import Correction
 from wirelora.correction.methods.recorder import UpdateRecorder
-from wirelora.learning.schedule import GroupSchedule, Schedule
+from wirelora.correction.schedule import GroupSchedule, Schedule
 
 __all__ = ["FedEraserD2D"]
 

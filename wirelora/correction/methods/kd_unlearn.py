@@ -6,7 +6,6 @@ from __future__ import annotations
 import torch
 
 from wirelora.correction.methods.base import Correction
-from wirelora.learning.tasks import IGNORE_INDEX
 
 __all__ = ["KDUnlearn"]
 
@@ -23,6 +22,8 @@ class KDUnlearn(Correction):
         lp_base = torch.log_softmax(base / t, dim=-1)
         lp = torch.log_softmax(logits / t, dim=-1)
         kl = (lp_base.exp() * (lp_base - lp)).sum(dim=-1)  # [M, b, (T)]
+        from wirelora.learning.tasks import IGNORE_INDEX  # the task's padding label (learning is later)
+
         valid = (batch.y != IGNORE_INDEX).to(kl.dtype) if batch.y.shape == kl.shape else torch.ones_like(kl)
         rows = kl.shape[0]
         counts = valid.reshape(rows, -1).sum(dim=1).clamp_min(1.0)

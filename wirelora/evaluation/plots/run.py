@@ -10,7 +10,7 @@ __all__ = ["summary"]
 
 def summary(history) -> Figure:
     """Consensus retain/join/forget loss (and the oracle's, dashed) and consensus distance per round, events
-    marked. history : :class:`wirelora.evaluation.history.History`."""
+    marked. history : :class:`wirelora.learning.history.History`."""
     rounds = history.series("round")
     fig = Figure(figsize=(10, 3.6), layout="constrained")
     ax, bx = fig.subplots(1, 2)

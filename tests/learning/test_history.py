@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from wirelora.evaluation.history import History
+from wirelora.learning.history import History
 
 
 def test_save_load_roundtrip_and_nan_to_null(tmp_path):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from wirelora.learning.schedule import GroupSchedule, Schedule, uniform_schedule
+from wirelora.correction.schedule import GroupSchedule, Schedule, uniform_schedule
 from wirelora.network.topology import is_connected, num_edges_for_density
 
 GROUPS = ["early", "mid", "late"]
