@@ -3,7 +3,7 @@ variables, computation before the upload, TDMA, and the energy + time objective.
 
 Full power and the fastest CPU are optimal for min-max and weighted latency (both only shorten the uploads and
 the computation); energy trades them against time. energy_time minimises E*(T) + w T over the round latency
-T, with E*(T) the least energy under the cap T (convex and decreasing in T): a bounded 1-D minimisation.
+T, with E*(T) the least energy under the cap T (convex and decreasing in T): a golden-section search.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 from wirelora.allocation import closed_form as cf
 from wirelora.allocation import compute, tdma
@@ -130,8 +129,21 @@ def _energy_time(req: AllocationProblem, s: _Used):
             break
         t *= 2.0
     t_hi = 2.0 * t
-    res = minimize_scalar(score, bounds=(t_lo, t_hi), method="bounded", options={"xatol": 1e-12 * t_hi})
-    t_best = min((t_lo, float(res.x)), key=score)
+    # golden section, ties to the left: J is convex, and flat beyond the time the caps stop binding
+    r = (np.sqrt(5.0) - 1.0) / 2.0
+    lo, hi = t_lo, t_hi
+    x1, x2 = hi - r * (hi - lo), lo + r * (hi - lo)
+    j1, j2 = score(x1), score(x2)
+    while hi - lo > 1e-9 * hi:
+        if j1 <= j2:
+            hi, x2, j2 = x2, x1, j1
+            x1 = hi - r * (hi - lo)
+            j1 = score(x1)
+        else:
+            lo, x1, j1 = x1, x2, j2
+            x2 = lo + r * (hi - lo)
+            j2 = score(x2)
+    t_best = min((t_lo, x1, x2), key=score)
     return at(t_best)
 
 
