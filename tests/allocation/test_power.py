@@ -41,7 +41,8 @@ def _bisection_reference(q, g, tau, total, b_lo):
                 hi = b_lo[k] * 2
                 while neg_slope(hi, k) > lam:
                     hi *= 2
-                out[k] = brentq(lambda b, k=k: np.log(neg_slope(b, k) / lam), b_lo[k], hi, rtol=1e-15)
+                with np.errstate(divide="ignore"):  # far above the root the slope rounds to 0
+                    out[k] = brentq(lambda b, k=k: np.log(neg_slope(b, k) / lam), b_lo[k], hi, rtol=1e-15)
         return out
 
     lo, hi = -200.0, 200.0
@@ -125,8 +126,8 @@ def test_matches_slsqp_on_small_instances(rng):
         lo = cf.min_bandwidth_hz(q / tau, a) / total
         scale = alloc.objective_value
 
-        def f(x):
-            return np.sum(_energy(x * total, q, g, tau)) / scale
+        def f(x, q=q, g=g, tau=tau, scale=scale):
+            return np.sum(_energy(x * 1e6, q, g, tau)) / scale
 
         x0 = lo + (1 - lo.sum()) / 6
         res = minimize(

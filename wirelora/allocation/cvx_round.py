@@ -16,8 +16,6 @@ ValueError.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from wirelora.allocation import closed_form as cf
@@ -119,7 +117,7 @@ def _run(problem) -> str:
 
 
 def polish_band(b, b_lo, total):
-    """b moved onto {b >= b_lo, sum b <= total}: raise to b_lo, then take any excess from the room above it."""
+    """b moved onto {b >= b_lo, sum b <= total}: up to b_lo, then any excess taken from the room above it."""
     b = np.maximum(b, b_lo)
     excess = float(np.sum(b)) - total
     if excess > 0:
