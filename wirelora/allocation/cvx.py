@@ -46,6 +46,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from wirelora.allocation import closed_form as cf
+from wirelora.allocation.polish import TOL, polish_coupled, violations
 from wirelora.allocation.problem import OBJECTIVES, Allocation, AllocationProblem, check_feasible, evaluate
 from wirelora.errors import InfeasibleError, SolverError
 
@@ -175,7 +176,7 @@ class BandwidthAllocator:
         # build the all-entries-used problem now, so that construction errors surface here
         self.problem = self._program(int(np.prod(shape))).problem
 
-    def _run(self, problem) -> str:
+    def _run(self, problem, n: int) -> str:
         """Solve; if the status is not optimal, retry with other interior-point settings (same problem, same
         tolerances) and return the first optimal status, else the last status."""
         import cvxpy as cp
@@ -188,7 +189,7 @@ class BandwidthAllocator:
                 # cvxpy warns on inaccurate solutions; the status check below decides
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", UserWarning)
-                    problem.solve(solver=self.solver, **opts)
+                    problem.solve(solver=self.solver, ignore_dpp=n > DPP_MAX_ENTRIES, **opts)
                 status = problem.status
             except cp.error.SolverError:  # Clarabel gave up (numerical trouble): cvxpy raises, no status
                 status = "solver_error"
@@ -276,7 +277,7 @@ class BandwidthAllocator:
         if self.flags[2]:
             spare = req.budget.total_cost - float(np.sum(q))
             prog.g.value = req.budget.beta_tau * k * t_ref / spare
-        status = self._run(prog.problem)
+        status = self._run(prog.problem, int(q.size))
         if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
             raise InfeasibleError(
                 f"the constraints together (latency_cap_s, energy_cap_j, budget) admit no allocation "
@@ -291,6 +292,14 @@ class BandwidthAllocator:
         b = np.zeros_like(req.q)
         b[free] = s * np.maximum(prog.z.value, 0.0)
         b[pin] = s_all[pin]
+        if violations(req, b[used]):  # polish onto the feasible set, then re-check
+            b[used] = polish_coupled(req, b[used])
+            broken = violations(req, b[used])
+            if broken:
+                raise SolverError(
+                    f"solver status optimal, but the allocation breaks {', '.join(broken)} by more than "
+                    f"{TOL:g} relative, and polishing does not repair it"
+                )
         return evaluate(b, req, method="cvxpy", solve_time_s=time.perf_counter() - t0)
 
 
@@ -313,6 +322,12 @@ _CLARABEL_RETRIES = (
     {"max_step_fraction": 0.9},
     {"static_regularization_constant": 1e-7},
 )
+
+# Above this many solved entries the program is compiled without DPP (parameters read as constants) at every
+# solve. cvxpy 1.9 reformulates a parametric conic program through a sparse matrix with
+# (variables + 1) x (parameter entries + 1) columns: memory quadratic in the number of links (0.7 GiB at 1000
+# entries with the weighted objective, ~70 GiB at 1e4); the plain compile is linear and, at that size, faster.
+DPP_MAX_ENTRIES = 500
 
 # Below this SNR over its band (a / s), a link's rate is within a fraction a / (2 s) of its ceiling a / ln 2
 # and its exponential cone sits next to the cone's ray (y ln(w / y) with w / y = 1 + a / s): a min-max

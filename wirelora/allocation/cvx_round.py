@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from wirelora.allocation import closed_form as cf
-from wirelora.allocation.cvx import _CLARABEL_RETRIES, BandwidthAllocator, ScaledRate
+from wirelora.allocation.cvx import _CLARABEL_RETRIES, DPP_MAX_ENTRIES, BandwidthAllocator, ScaledRate
+from wirelora.allocation.polish import polish_band
 from wirelora.allocation.problem import AllocationProblem
 from wirelora.allocation.round_solve import _Used, evaluate_round, solve_round
 from wirelora.errors import SolverError
@@ -97,7 +98,7 @@ class _RoundProgram:
             raise AssertionError("the round program is not DPP")
 
 
-def _run(problem) -> str:
+def _run(problem, n: int) -> str:
     import warnings
 
     import cvxpy as cp
@@ -107,25 +108,13 @@ def _run(problem) -> str:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
-                problem.solve(solver="CLARABEL", **opts)
+                problem.solve(solver="CLARABEL", ignore_dpp=n > DPP_MAX_ENTRIES, **opts)
             status = problem.status
         except cp.error.SolverError:
             status = "solver_error"
         if status == cp.OPTIMAL:
             break
     return status
-
-
-def polish_band(b, b_lo, total):
-    """b moved onto {b >= b_lo, sum b <= total}: up to b_lo, then any excess taken from the room above it."""
-    b = np.maximum(b, b_lo)
-    excess = float(np.sum(b)) - total
-    if excess > 0:
-        room = b - b_lo
-        if np.sum(room) < excess:
-            raise SolverError("the solver's allocation cannot be moved onto the band and the caps")
-        b = b - room * (excess / np.sum(room))
-    return b
 
 
 def solve_round_cvxpy(req: AllocationProblem, t0: float):
@@ -170,7 +159,7 @@ def solve_round_cvxpy(req: AllocationProblem, t0: float):
             e_ref = float(np.sum(s.p * lat_ref)) + req.round.time_weight * t_ref
             prog.pe.value = s.p * lat_ref / e_ref
             prog.wt.value = req.round.time_weight * t_ref / e_ref
-    status = _run(prog.problem)
+    status = _run(prog.problem, s.q.size)
     if status != "optimal":
         raise SolverError(f"solver status {status!r} (only 'optimal' is accepted)")
     b = sc * np.maximum(prog.z.value, 0.0)
