@@ -1,5 +1,5 @@
-"""Computation in the round (compute.py), TDMA (tdma.py) and energy + time (round_solve.py): against separately
-written bisections, SLSQP, brute force over the round latency, perturbations and cvxpy."""
+"""Computation in the round (compute.py), TDMA (tdma.py) and energy + time (round_solve.py): against
+separately written bisections, SLSQP, brute force over the round latency, perturbations and cvxpy."""
 
 import numpy as np
 import pytest

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from wirelora.allocation import closed_form as cf
-from wirelora.allocation.round_model import RoundModel, build_round_model, is_extended
+from wirelora.allocation.round_model import RoundModel, build_round_model, check_round_range, is_extended
 from wirelora.errors import InfeasibleError
 from wirelora.wireless.rates import shannon_rate_bps
 
@@ -167,6 +167,7 @@ class AllocationProblem:
                 time_weight_j_per_s=time_weight_j_per_s,
             )
             _check_round(objective, rm, q, p, cap, energy_cap, budget)
+            check_round_range(q, a, total, cap, rm)
         elif p is None and (objective == "energy" or energy_cap is not None):
             raise ValueError("tx_power_w=None: the energy objective and energy_cap_j need the transmit power")
         return cls(objective, q, a, total, q > 0, w, cap, energy_cap, p, Budget.coerce(budget), rm)

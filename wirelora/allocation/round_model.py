@@ -15,7 +15,13 @@ import numpy as np
 
 from wirelora.allocation import closed_form as cf
 
-__all__ = ["ACCESS", "RoundModel", "build_round_model"]
+__all__ = ["ACCESS", "RoundModel", "build_round_model", "check_round_range"]
+
+# Beyond these ratios double precision loses the quantities the solvers form (an upload time against the
+# computation before it; the spectral efficiency q ln2 / (tau b) whose square F(u) ~ u^2 / 2 sets the band
+# price): ValueError naming the field, never an overflow, NaN or an infinite latency reported as optimal.
+_COMPUTE_OVER_UPLOAD_MAX = 1e13  # t_cmp / (q / R(B_tot)): the upload is resolved to ~1e-3 within the round
+_CAP_OVER_FLOOR_MAX = 1e50  # latency_cap_s / (q / a)
 
 ACCESS = ("fdma", "tdma")
 
@@ -100,14 +106,17 @@ def build_round_model(
             )
         if compute_cycles is None or samples is None:
             raise ValueError("compute_cycles: compute_cycles (per sample) and samples go together")
-        cycles = _array("compute_cycles", compute_cycles, q) * _array("samples", samples, q)
+        with np.errstate(over="ignore"):
+            cycles = _array("compute_cycles", compute_cycles, q) * _array("samples", samples, q)
+        _check_finite("compute_cycles x samples", cycles, q)
         if (cpu_hz is None) == (max_cpu_hz is None):
             raise ValueError(
                 "cpu_hz: compute_cycles needs exactly one of cpu_hz (fixed) or max_cpu_hz (a variable)"
             )
         cpu_max = _array("max_cpu_hz", max_cpu_hz, q)
         f_fixed = _array("cpu_hz", cpu_hz, q)
-        compute_s = cycles / (f_fixed if cpu_max is None else cpu_max)
+        with np.errstate(over="ignore", under="ignore"):
+            compute_s = cycles / (f_fixed if cpu_max is None else cpu_max)
         _check_finite("compute_time_s (compute_cycles x samples / cpu_hz)", compute_s, q)
     elif cpu_hz is not None or max_cpu_hz is not None:
         raise ValueError("compute_cycles=None: cpu_hz and max_cpu_hz need compute_cycles and samples")
@@ -124,6 +133,43 @@ def build_round_model(
     elif time_weight_j_per_s is not None:
         raise ValueError(f"time_weight_j_per_s={time_weight_j_per_s!r}: only for objective='energy_time'")
     return RoundModel(pmax, compute_s, cycles, cpu_max, f_fixed, k, access, w)
+
+
+def check_round_range(q, a, total, cap, rm: RoundModel) -> None:
+    """ValueError naming the field where the round inputs lie beyond what double precision resolves."""
+    from wirelora.wireless.rates import shannon_rate_bps
+
+    used = q > 0
+    fastest = np.where(used, q / shannon_rate_bps(total, np.where(used, a, 1.0)), 1.0)  # all of the band
+    c = rm.offsets(q)
+    bad = used & (c > _COMPUTE_OVER_UPLOAD_MAX * fastest)
+    if np.any(bad):
+        i = tuple(int(j) for j in np.argwhere(bad)[0])
+        raise ValueError(
+            f"compute_time_s{list(i)}={float(c[i])!r}: over {_COMPUTE_OVER_UPLOAD_MAX:g} times the entry's "
+            f"fastest upload ({float(fastest[i]):.3g} s); double precision cannot resolve the upload"
+        )
+    if cap is not None:
+        with np.errstate(over="ignore", divide="ignore"):
+            ratio = np.where(used, cap * a / np.where(used, q, 1.0), 1.0)
+        bad = used & ~(ratio <= _CAP_OVER_FLOOR_MAX)
+        if np.any(bad):
+            i = tuple(int(j) for j in np.argwhere(bad)[0])
+            raise ValueError(
+                f"latency_cap_s{list(i)}={float(cap[i])!r}: over {_CAP_OVER_FLOOR_MAX:g} times the entry's "
+                f"payload_bits / link_snr_hz; beyond what double precision resolves"
+            )
+    if rm.kappa is not None:
+        f = rm.cpu_max if rm.cpu_max is not None else rm.cpu_hz
+        with np.errstate(over="ignore", under="ignore"):
+            e = rm.kappa * rm.cycles * f**2
+        bad = used & ~(np.isfinite(e) & (e >= np.finfo(float).tiny))
+        if np.any(bad):
+            i = tuple(int(j) for j in np.argwhere(bad)[0])
+            raise ValueError(
+                f"kappa={rm.kappa!r}: the computation energy kappa cycles f^2 at entry {list(i)} is "
+                f"{float(e[i])!r} J, not representable"
+            )
 
 
 def _check_finite(field, x, q):
