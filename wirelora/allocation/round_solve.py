@@ -3,7 +3,7 @@ variables, computation before the upload, TDMA, and the energy + time objective.
 
 Full power and the fastest CPU are optimal for min-max and weighted latency (both only shorten the uploads and
 the computation); energy trades them against time. energy_time minimises E*(T) + w T over the round latency
-T, with E*(T) the least energy under the cap T (convex and decreasing in T): a golden-section search.
+T, with E*(T) the least energy under the cap T (convex and decreasing in T): Brent's bounded search.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from scipy.optimize import minimize_scalar
 
 from wirelora.allocation import closed_form as cf
 from wirelora.allocation import compute, tdma
@@ -119,31 +120,30 @@ def _energy_time(req: AllocationProblem, s: _Used):
         cap = np.full_like(s.q, t) if s.cap is None else np.minimum(s.cap, t)
         return _least_energy(s, cap)
 
+    memo = {}
+
     def score(t):
-        return evaluate_round(req, *at(t), method="", t0=0.0, check=False).objective_value
+        if t not in memo:
+            memo[t] = evaluate_round(req, *at(t), method="", t0=0.0, check=False).objective_value
+        return memo[t]
 
     t_lo = t_min * (1.0 + 1e-10)  # at T_min exactly the band is used up at full power: the boundary
-    t = 2.0 * t_lo
-    for _ in range(80):  # J convex: once J(2T) >= J(T) the minimiser lies below 2T
-        if score(2.0 * t) >= score(t):
-            break
-        t *= 2.0
-    t_hi = 2.0 * t
-    # golden section, ties to the left: J is convex, and flat beyond the time the caps stop binding
-    r = (np.sqrt(5.0) - 1.0) / 2.0
-    lo, hi = t_lo, t_hi
-    x1, x2 = hi - r * (hi - lo), lo + r * (hi - lo)
-    j1, j2 = score(x1), score(x2)
-    while hi - lo > 1e-9 * hi:
-        if j1 <= j2:
-            hi, x2, j2 = x2, x1, j1
-            x1 = hi - r * (hi - lo)
-            j1 = score(x1)
-        else:
-            lo, x1, j1 = x1, x2, j2
-            x2 = lo + r * (hi - lo)
-            j2 = score(x2)
-    t_best = min((t_lo, x1, x2), key=score)
+    variable = s.pmax is not None or (s.cpu_max is not None and s.kappa is not None)
+    if variable:  # E*(T) falls for ever: J convex, and once J(2T) >= J(T) the minimiser lies below 2T
+        t = 2.0 * t_lo
+        for _ in range(80):
+            if score(2.0 * t) >= score(t):
+                break
+            t *= 2.0
+        t_hi = 2.0 * t
+    else:  # fixed power and CPU: E*(T) is flat from the uncapped least-energy round on
+        x, p, f = _least_energy(s, s.cap)
+        t_hi = evaluate_round(req, x, p, f, method="", t0=0.0, check=False).round_latency_s
+        if t_hi <= t_lo:
+            return at(t_lo)
+    # J is convex on [t_lo, t_hi] (no plateau there): Brent's bounded search
+    res = minimize_scalar(score, bounds=(t_lo, t_hi), method="bounded", options={"xatol": 1e-10 * t_hi})
+    t_best = min((t_lo, float(res.x), t_hi), key=score)
     return at(t_best)
 
 
