@@ -150,3 +150,41 @@ def test_infeasible_round_problems_are_infeasible_errors():
     with pytest.raises(InfeasibleError, match="latency_cap_s"):
         allocate(Q, A, 1e6, access="tdma", latency_cap_s=1e-3)
     assert issubclass(SolverError, Exception)
+
+
+def test_grouped_payloads_with_the_round_model():
+    from wirelora.allocation.scenario import random_instance
+
+    q, draw = random_instance(30, seed=0)
+    a = draw()
+    q[0, :5] = 0.0  # group 0 skips five links
+    t0 = allocate(q, a, 20e6).round_latency_s
+    kw = {"objective": "energy", "latency_cap_s": 2 * t0, "max_tx_power_w": 0.1}
+    exact = allocate(q, a, 20e6, **kw)
+    assert exact.bandwidth_hz.shape == q.shape and np.all(exact.bandwidth_hz[q == 0] == 0)
+    assert np.all(exact.tx_power_w[q == 0] == 0) and np.all(exact.link_latency_s[q == 0] == 0)
+    solved = allocate(q, a, 20e6, method="cvxpy", **kw)
+    assert solved.objective_value == pytest.approx(exact.objective_value, rel=1e-6)
+    tdma = allocate(q, a, 20e6, access="tdma", compute_time_s=0.01)
+    assert np.all(tdma.time_share[q == 0] == 0) and tdma.time_share.sum() == pytest.approx(1.0, rel=1e-12)
+
+
+def test_uplink_scenario_fields_are_validated():
+    from wirelora.allocation.scenario import Scenario
+    from wirelora.config import ConfigError
+
+    ok = Scenario(total_bandwidth_hz=2e7, num_users=5, payload_bits=28100.0, power_variable=True)
+    assert ok.num_users == 5
+    for kw, field in (
+        ({"num_users": 0, "payload_bits": 1.0}, "num_users"),
+        ({"num_users": 5}, "payload_bits"),
+        ({"num_users": 5, "payload_bits": 1.0, "num_devices": 4}, "num_users"),
+        ({"num_users": 5, "payload_bits": 1.0, "access": "cdma"}, "access"),
+        (
+            {"num_users": 5, "payload_bits": 1.0, "latency_cap_s": 1.0, "latency_cap_x_minmax": 2.0},
+            "latency_cap",
+        ),
+        ({"num_users": 5, "payload_bits": 1.0, "kappa": -1.0}, "kappa"),
+    ):
+        with pytest.raises(ConfigError, match=field):
+            Scenario(total_bandwidth_hz=2e7, **kw)
