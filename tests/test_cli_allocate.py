@@ -39,13 +39,46 @@ def test_worked_example_json(capsys):
 @pytest.mark.parametrize("name", bundled_examples())
 def test_every_bundled_example_solves(name):
     cfg = load_scenario(name)
-    for objective in ("minmax", "weighted", "energy"):
+    uncapped = cfg.latency_cap_s is None and cfg.latency_cap_x_minmax is None
+    for objective in dict.fromkeys(("minmax", "weighted", "energy", cfg.objective)):
+        if objective == "energy" and cfg.power_variable and uncapped:
+            with pytest.raises(ValueError, match="latency_cap_s"):  # energy falls without bound
+                solve_scenario(cfg, objective)
+            continue
         _, alloc, equal = solve_scenario(cfg, objective)
         assert alloc.status == "optimal"
-        assert alloc.bandwidth_hz.sum() <= cfg.total_bandwidth_hz * (1 + 1e-7)
+        if alloc.time_share is not None:
+            assert alloc.time_share.sum() <= 1 + 1e-12
+        else:
+            assert alloc.bandwidth_hz.sum() <= cfg.total_bandwidth_hz * (1 + 1e-7)
         # never worse than the equal split on its own objective (when the split meets the constraints)
-        if cfg.budget is None and cfg.latency_cap_s is None:
+        if cfg.budget is None and uncapped:
             assert alloc.objective_value <= equal.objective_value * (1 + 1e-9)
+
+
+def test_round_examples_json_records_and_plot(tmp_path, capsys):
+    rc, out, err = run(["allocate", "yang_compute", "--json", "--records"], capsys)
+    assert rc == 0, err
+    data = json.loads(out)
+    assert len(data["records"]) == 50 and {"tx_power_w", "cpu_hz", "compute_energy_j"} <= set(data)
+    rec = data["records"][0]
+    assert {"link", "group", "bandwidth_hz", "tx_power_w", "latency_s", "energy_j", "cpu_hz"} <= set(rec)
+    assert max(r["tx_power_w"] for r in data["records"]) <= 0.01 * (1 + 1e-9)  # 10 dBm
+    rc, out, _ = run(["allocate", "worked", "--json"], capsys)
+    assert "records" not in json.loads(out) and "tx_power_w" not in json.loads(out)
+    png = tmp_path / "yang.png"
+    rc, out, err = run(["allocate", "yang", "--plot", str(png)], capsys)
+    assert rc == 0 and png.is_file() and "tx power" in out
+
+
+def test_yang_instance_saves_energy_over_fixed_power():
+    from dataclasses import replace
+
+    cfg = load_scenario("yang")
+    _, joint, _ = solve_scenario(cfg)
+    _, fixed, _ = solve_scenario(replace(cfg, power_variable=False))
+    assert joint.round_latency_s == pytest.approx(fixed.round_latency_s, rel=1e-9)  # both at the cap
+    assert joint.objective_value < 0.5 * fixed.objective_value
 
 
 def test_objective_override_and_plot(tmp_path, capsys):

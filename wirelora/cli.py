@@ -58,9 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="scenario file, or the name of a bundled example (default: the bundled 'example')",
     )
     a.add_argument(
-        "--objective", default=None, help="minmax | weighted | energy (default: the scenario's, else minmax)"
+        "--objective",
+        default=None,
+        help="minmax | weighted | energy | energy_time (default: the scenario's, else minmax)",
     )
     a.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    a.add_argument(
+        "--records", action="store_true", help="with --json: also one record per link (bandwidth, power, ...)"
+    )
     a.add_argument("--plot", metavar="PATH", default=None, help="draw bandwidth and latency per link to PATH")
 
     r = sub.add_parser(

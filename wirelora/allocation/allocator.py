@@ -15,6 +15,7 @@ import numpy as np
 from wirelora.allocation import closed_form as cf
 from wirelora.allocation.cvx import BandwidthAllocator
 from wirelora.allocation.problem import Allocation, AllocationProblem, check_feasible, evaluate
+from wirelora.allocation.round_solve import solve_round
 
 __all__ = ["allocate"]
 
@@ -48,20 +49,40 @@ def allocate(
     energy_cap_j=None,
     tx_power_w=None,
     budget=None,
+    max_tx_power_w=None,
+    compute_time_s=None,
+    compute_cycles=None,
+    samples=None,
+    cpu_hz=None,
+    max_cpu_hz=None,
+    kappa=None,
+    access: str = "fdma",
+    time_weight_j_per_s=None,
     method: str = "auto",
 ) -> Allocation:
     """Allocate the total bandwidth over the links (and layer groups) optimally.
 
     payload_bits : [L] or [G, L] bits (0 = that group does not use that link: it gets no bandwidth).
     link_snr_hz : p h / N0 in Hz, broadcastable to the payload ([L] for a [G, L] payload).
-    total_bandwidth_hz : B_tot (Hz). objective : "minmax" | "weighted" | "energy".
+    total_bandwidth_hz : B_tot (Hz). objective : "minmax" | "weighted" | "energy" | "energy_time".
     weights : for "weighted": [G] (one per group), or broadcastable to the payload; > 0 on used entries.
     latency_cap_s : tau_max, scalar or broadcastable (eq. 12b). energy_cap_j : cap on sum p * latency (J).
     tx_power_w : transmit power (W), scalar or broadcastable; needed for "energy" and energy_cap_j.
     budget : Budget(total_cost, beta_tau), a pair or a mapping:
     sum(payload + beta_tau * latency) <= total_cost.
+    The round model (round_model.py; none of it combines with budget or energy_cap_j):
+    max_tx_power_w : the transmit power becomes a variable in [0, max_tx_power_w] (link_snr_hz is then the
+    SNR over 1 Hz at max_tx_power_w); "energy" then minimises sum p * latency over power and bandwidth under
+    latency_cap_s (power.py). For "minmax" (and "weighted") full power is optimal: a higher power only
+    shortens every upload, so the result is the fixed-power optimum at max_tx_power_w.
+    compute_time_s : computation before the upload (s), broadcastable; or compute_cycles (per sample) x
+    samples CPU cycles at cpu_hz (fixed) or at a variable frequency <= max_cpu_hz; kappa : the computation
+    energy kappa * cycles * f^2 counts in "energy" (compute.py). A round then takes max(t_cmp + t_up) and
+    latency_cap_s caps t_cmp + t_up. The fastest CPU is optimal for "minmax" and "weighted".
+    access : "fdma" (sub-bands) or "tdma" (time shares of a frame over the whole band, tdma.py).
+    time_weight_j_per_s : for "energy_time": minimise energy + time_weight_j_per_s * round latency (J).
     method : "auto" (the closed form, closed_form.py, wherever it exists: every objective with at most one of
-    budget and energy cap; cvxpy otherwise), "cvxpy" or "reference".
+    budget and energy cap, and every round model; cvxpy otherwise), "cvxpy" or "reference".
 
     Raises ValueError (bad input), InfeasibleError (naming the link or constraint), SolverError (not optimal).
     """
@@ -77,8 +98,23 @@ def allocate(
         energy_cap_j=energy_cap_j,
         tx_power_w=tx_power_w,
         budget=budget,
+        max_tx_power_w=max_tx_power_w,
+        compute_time_s=compute_time_s,
+        compute_cycles=compute_cycles,
+        samples=samples,
+        cpu_hz=cpu_hz,
+        max_cpu_hz=max_cpu_hz,
+        kappa=kappa,
+        access=access,
+        time_weight_j_per_s=time_weight_j_per_s,
     )
     t0 = time.perf_counter()
+    if req.round is not None:
+        if method == "cvxpy":
+            from wirelora.allocation.cvx_round import solve_round_cvxpy
+
+            return solve_round_cvxpy(req, t0)
+        return solve_round(req, t0)
     check_feasible(req)  # the one feasibility check of this solve
     closed = req.budget is None or req.energy_cap is None  # at most one coupling constraint besides the band
     if method == "reference" and not closed:

@@ -46,6 +46,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from wirelora.allocation import closed_form as cf
+from wirelora.allocation.polish import TOL, polish_coupled, violations
 from wirelora.allocation.problem import OBJECTIVES, Allocation, AllocationProblem, check_feasible, evaluate
 from wirelora.errors import InfeasibleError, SolverError
 
@@ -64,20 +65,9 @@ class _Program:
         latency_cap, energy_cap, budget = flags
         self.z = cp.Variable(n, nonneg=True)  # bandwidth / s_e
         self.bw = cp.Parameter(n, nonneg=True)  # s_e / B
-        # The rate constraint, scaled per link. With alpha = a_e / s_e, the rate at z = 1 is ln(1 + alpha)
-        # nats/s per s_e, and lam = 1 / ln(1 + alpha) makes every scaled rate 1 there:
-        #   lam z ln(1 + alpha/z) = L~ z - rel_entr(lam z, c1~ + c2~ z)   (rel_entr is positively homogeneous)
-        #   alpha < 1:  L~ = 0,            c1~ = lam alpha, c2~ = lam          (lam z ln((z + alpha) / z))
-        #   alpha >= 1: L~ = lam ln alpha, c1~ = lam,       c2~ = lam / alpha  (+ lam z ln((1 + z/alpha) / z))
-        # so the cone sees O(1) numbers however strong the link (alpha reaches 1e8 at the optimum).
-        self.lam = cp.Parameter(n, nonneg=True)
-        self.log_alpha = cp.Parameter(n, nonneg=True)
-        self.c1 = cp.Parameter(n, nonneg=True)
-        self.c2 = cp.Parameter(n, nonneg=True)
+        self.rate_params = ScaledRate(n)  # the scaled rate (see ScaledRate)
         self.k = cp.Parameter(n, nonneg=True)  # latency_e / T_ref = k_e / rate_e
-        rate = cp.multiply(self.log_alpha, self.z) - cp.rel_entr(
-            cp.multiply(self.lam, self.z), self.c1 + cp.multiply(self.c2, self.z)
-        )  # scaled rate, concave in z; 1 at the scale allocation (z = 1)
+        rate = self.rate_params.expr(self.z)  # scaled rate, concave in z; 1 at the scale allocation (z = 1)
         if pinned:  # near-saturated links are left out at their scale band (see BandwidthAllocator._solve)
             self.room = cp.Parameter(nonneg=True)  # the band share the left-out links do not use
             self.sigma_cap = cp.Parameter(nonneg=True)  # their rate bound: sigma <= min 1 / k_e
@@ -115,6 +105,41 @@ class _Program:
             raise AssertionError("the allocation problem is not DPP")
 
 
+class ScaledRate:
+    """The rate of n links in units of their rate at a scale band s_e, as a concave expression of z = b / s.
+
+    With alpha = a_e / s_e, the rate at z = 1 is ln(1 + alpha) nats/s per s_e, and lam = 1 / ln(1 + alpha)
+    makes every scaled rate 1 there:
+      lam z ln(1 + alpha/z) = L~ z - rel_entr(lam z, c1~ + c2~ z)   (rel_entr is positively homogeneous)
+      alpha < 1:  L~ = 0,            c1~ = lam alpha, c2~ = lam          (lam z ln((z + alpha) / z))
+      alpha >= 1: L~ = lam ln alpha, c1~ = lam,       c2~ = lam / alpha  (+ lam z ln((1 + z/alpha) / z))
+    so the cone sees O(1) numbers however strong the link (alpha reaches 1e8 at the optimum).
+    """
+
+    def __init__(self, n: int):
+        import cvxpy as cp
+
+        self.lam = cp.Parameter(n, nonneg=True)
+        self.log_alpha = cp.Parameter(n, nonneg=True)
+        self.c1 = cp.Parameter(n, nonneg=True)
+        self.c2 = cp.Parameter(n, nonneg=True)
+
+    def expr(self, z):
+        import cvxpy as cp
+
+        return cp.multiply(self.log_alpha, z) - cp.rel_entr(
+            cp.multiply(self.lam, z), self.c1 + cp.multiply(self.c2, z)
+        )
+
+    def set(self, alpha: np.ndarray) -> None:
+        strong = alpha >= 1.0
+        lam = 1.0 / np.log1p(alpha)
+        self.lam.value = lam
+        self.log_alpha.value = np.where(strong, lam * np.log(alpha), 0.0)
+        self.c1.value = np.where(strong, lam, lam * alpha)
+        self.c2.value = np.where(strong, lam / alpha, lam)
+
+
 class BandwidthAllocator:
     """The DPP problem for one payload shape and one set of constraints, built once and re-solved.
 
@@ -141,8 +166,8 @@ class BandwidthAllocator:
         shape = tuple(int(s) for s in np.atleast_1d(shape))
         if len(shape) not in (1, 2) or min(shape) < 1:
             raise ValueError(f"shape={shape!r}: must be (num_links,) or (num_groups, num_links), all >= 1")
-        if objective not in OBJECTIVES:
-            raise ValueError(f"objective={objective!r}: must be one of {', '.join(OBJECTIVES)}")
+        if objective not in OBJECTIVES[:3]:
+            raise ValueError(f"objective={objective!r}: must be one of {', '.join(OBJECTIVES[:3])}")
         self.shape, self.objective, self.solver = shape, objective, solver
         self.solver_opts = dict(solver_opts or {})
         self.flags = (bool(latency_cap), bool(energy_cap), bool(budget))
@@ -151,7 +176,7 @@ class BandwidthAllocator:
         # build the all-entries-used problem now, so that construction errors surface here
         self.problem = self._program(int(np.prod(shape))).problem
 
-    def _run(self, problem) -> str:
+    def _run(self, problem, n: int) -> str:
         """Solve; if the status is not optimal, retry with other interior-point settings (same problem, same
         tolerances) and return the first optimal status, else the last status."""
         import cvxpy as cp
@@ -164,7 +189,7 @@ class BandwidthAllocator:
                 # cvxpy warns on inaccurate solutions; the status check below decides
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", UserWarning)
-                    problem.solve(solver=self.solver, **opts)
+                    problem.solve(solver=self.solver, ignore_dpp=n > DPP_MAX_ENTRIES, **opts)
                 status = problem.status
             except cp.error.SolverError:  # Clarabel gave up (numerical trouble): cvxpy raises, no status
                 status = "solver_error"
@@ -231,12 +256,7 @@ class BandwidthAllocator:
         q, a, s = req.q[free], req.a[free], s_all[free]  # [n]
         prog = self._program(int(q.size), bool(np.any(pin)))
         alpha = a / s
-        strong = alpha >= 1.0
-        lam = 1.0 / np.log1p(alpha)
-        prog.lam.value = lam
-        prog.log_alpha.value = np.where(strong, lam * np.log(alpha), 0.0)
-        prog.c1.value = np.where(strong, lam, lam * alpha)
-        prog.c2.value = np.where(strong, lam / alpha, lam)
+        prog.rate_params.set(alpha)
         prog.bw.value = s / req.total
         # latency at the scale allocation, and the time unit: its slowest link
         lat_ref = q * _LN2 / (s * np.log1p(alpha))
@@ -257,7 +277,7 @@ class BandwidthAllocator:
         if self.flags[2]:
             spare = req.budget.total_cost - float(np.sum(q))
             prog.g.value = req.budget.beta_tau * k * t_ref / spare
-        status = self._run(prog.problem)
+        status = self._run(prog.problem, int(q.size))
         if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
             raise InfeasibleError(
                 f"the constraints together (latency_cap_s, energy_cap_j, budget) admit no allocation "
@@ -272,6 +292,14 @@ class BandwidthAllocator:
         b = np.zeros_like(req.q)
         b[free] = s * np.maximum(prog.z.value, 0.0)
         b[pin] = s_all[pin]
+        if violations(req, b[used]):  # polish onto the feasible set, then re-check
+            b[used] = polish_coupled(req, b[used])
+            broken = violations(req, b[used])
+            if broken:
+                raise SolverError(
+                    f"solver status optimal, but the allocation breaks {', '.join(broken)} by more than "
+                    f"{TOL:g} relative, and polishing does not repair it"
+                )
         return evaluate(b, req, method="cvxpy", solve_time_s=time.perf_counter() - t0)
 
 
@@ -294,6 +322,12 @@ _CLARABEL_RETRIES = (
     {"max_step_fraction": 0.9},
     {"static_regularization_constant": 1e-7},
 )
+
+# Above this many solved entries the program is compiled without DPP (parameters read as constants) at every
+# solve. cvxpy 1.9 reformulates a parametric conic program through a sparse matrix with
+# (variables + 1) x (parameter entries + 1) columns: memory quadratic in the number of links (0.7 GiB at 1000
+# entries with the weighted objective, ~70 GiB at 1e4); the plain compile is linear and, at that size, faster.
+DPP_MAX_ENTRIES = 500
 
 # Below this SNR over its band (a / s), a link's rate is within a fraction a / (2 s) of its ceiling a / ln 2
 # and its exponential cone sits next to the cone's ray (y ln(w / y) with w / y = 1 + a / s): a min-max

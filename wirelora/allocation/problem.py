@@ -9,12 +9,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from wirelora.allocation import closed_form as cf
+from wirelora.allocation.round_model import RoundModel, build_round_model, check_round_range, is_extended
 from wirelora.errors import InfeasibleError
 from wirelora.wireless.rates import shannon_rate_bps
 
 __all__ = ["OBJECTIVES", "Allocation", "AllocationProblem", "Budget", "check_feasible", "evaluate"]
 
-OBJECTIVES = ("minmax", "weighted", "energy")
+OBJECTIVES = ("minmax", "weighted", "energy", "energy_time")
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,13 @@ class Allocation:
     status: str = "optimal"
     method: str = "cvxpy"
     solve_time_s: float = 0.0
+    # the round model (round_model.py); None where absent. bandwidth_hz under TDMA is the whole band.
+    tx_power_w: np.ndarray | None = None
+    cpu_hz: np.ndarray | None = None
+    compute_time_s: np.ndarray | None = None
+    compute_energy_j: np.ndarray | None = None
+    time_share: np.ndarray | None = None
+    access: str = "fdma"
 
 
 @dataclass(frozen=True)
@@ -86,7 +94,8 @@ class AllocationProblem:
     """One validated allocation problem, arrays broadcast to the payload's shape: the input of every solver.
 
     q : payload_bits; a : link_snr_hz; total : total_bandwidth_hz; used : q > 0; w : weights ("weighted"
-    only); cap : latency_cap_s; energy_cap : energy_cap_j; p : tx_power_w; budget : a Budget. None = absent.
+    only); cap : latency_cap_s (on computation + upload); energy_cap : energy_cap_j; p : tx_power_w; budget :
+    a Budget; round : the power / computation / access model (round_model.py). None = absent.
     Build it with ``AllocationProblem.build`` (validates, names the bad field).
     """
 
@@ -100,6 +109,7 @@ class AllocationProblem:
     energy_cap: float | None
     p: np.ndarray | None
     budget: Budget | None
+    round: RoundModel | None = None
 
     @classmethod
     def build(
@@ -114,6 +124,15 @@ class AllocationProblem:
         energy_cap_j=None,
         tx_power_w=None,
         budget=None,
+        max_tx_power_w=None,
+        compute_time_s=None,
+        compute_cycles=None,
+        samples=None,
+        cpu_hz=None,
+        max_cpu_hz=None,
+        kappa=None,
+        access="fdma",
+        time_weight_j_per_s=None,
     ) -> AllocationProblem:
         """Validate and broadcast the inputs of ``allocate``; ValueError names the first bad field."""
         if objective not in OBJECTIVES:
@@ -130,9 +149,28 @@ class AllocationProblem:
         cap = _optional_positive("latency_cap_s", latency_cap_s, q)
         energy_cap = None if energy_cap_j is None else cf._scalar("energy_cap_j", energy_cap_j)
         p = _optional_positive("tx_power_w", tx_power_w, q)
-        if p is None and (objective == "energy" or energy_cap is not None):
+        extra = (max_tx_power_w, compute_time_s, compute_cycles, samples, cpu_hz, max_cpu_hz, kappa)
+        rm = None
+        if is_extended(objective, *extra, access, time_weight_j_per_s):
+            rm = build_round_model(
+                q,
+                objective,
+                tx_power_w=tx_power_w,
+                max_tx_power_w=max_tx_power_w,
+                compute_time_s=compute_time_s,
+                compute_cycles=compute_cycles,
+                samples=samples,
+                cpu_hz=cpu_hz,
+                max_cpu_hz=max_cpu_hz,
+                kappa=kappa,
+                access=access,
+                time_weight_j_per_s=time_weight_j_per_s,
+            )
+            _check_round(objective, rm, q, p, cap, energy_cap, budget)
+            check_round_range(q, a, total, cap, rm)
+        elif p is None and (objective == "energy" or energy_cap is not None):
             raise ValueError("tx_power_w=None: the energy objective and energy_cap_j need the transmit power")
-        return cls(objective, q, a, total, q > 0, w, cap, energy_cap, p, Budget.coerce(budget))
+        return cls(objective, q, a, total, q > 0, w, cap, energy_cap, p, Budget.coerce(budget), rm)
 
     @property
     def flags(self) -> tuple[bool, bool, bool]:
@@ -141,6 +179,32 @@ class AllocationProblem:
 
     def weights_for(self, objective: str) -> np.ndarray:
         return self.p if objective == "energy" else self.w
+
+
+def _check_round(objective, rm: RoundModel, q, p, cap, energy_cap, budget) -> None:
+    """The combinations the round model supports (ValueError naming the field otherwise)."""
+    if energy_cap is not None or budget is not None:
+        field = "energy_cap_j" if energy_cap is not None else "budget"
+        raise ValueError(
+            f"{field}: not supported with transmit power or CPU frequency as variables, computation or TDMA"
+        )
+    if objective in ("energy", "energy_time") and p is None and rm.pmax is None:
+        raise ValueError(f"tx_power_w=None: objective={objective!r} needs tx_power_w or max_tx_power_w")
+    variable = rm.pmax is not None or (rm.cpu_variable and rm.kappa is not None)
+    if objective == "energy" and variable and cap is None:
+        raise ValueError(
+            "latency_cap_s=None: with power or CPU frequency as variables the energy falls without bound as "
+            "the round slows; give latency_cap_s (or use objective='energy_time')"
+        )
+    if cap is not None:
+        slack = cap - rm.offsets(q)
+        bad = (q > 0) & ~(slack > 0)
+        if np.any(bad):
+            i = tuple(np.argwhere(bad)[0])
+            raise ValueError(
+                f"latency_cap_s{_where(i)}={float(cap[i])!r}: not above the computation time "
+                f"{float(rm.offsets(q)[i])!r} s"
+            )
 
 
 def _optional_positive(field, value, q):

@@ -9,8 +9,13 @@ A scenario is either explicit links::
 
 or generated: ``num_devices``, ``radius_m``, ``seed``, ``density`` (graph density), ``graph`` (random or
 channel_aware) and ``groups`` (name, payload_bits, priority, optional density), drawn with the channel of
-method.md §7. Optional in both: ``objective``, ``latency_cap_s``, ``energy_cap_j``, ``budget`` (total_cost,
-beta_tau), ``tx_power_dbm``, ``noise_psd_dbm_hz``.
+method.md §7, or an uplink cell (``num_users`` in a ``square_m`` square around one base station, path loss
+128.1 + 37.6 log10 d/km, ``shadowing_db`` log-normal shadowing: the Yang et al. instance; scenario_round.py).
+Optional in all: ``objective``, ``latency_cap_s``, ``energy_cap_j``, ``budget`` (total_cost, beta_tau),
+``tx_power_dbm``, ``noise_psd_dbm_hz``; the round model (round_model.py): ``power_variable`` (tx_power_dbm
+becomes the maximum), ``compute_time_s``, ``compute_cycles`` + ``samples`` + ``cpu_hz`` or ``max_cpu_hz``,
+``kappa``, ``access`` (fdma | tdma), ``time_weight_j_per_s``, ``latency_cap_x_minmax`` (the cap as a multiple
+of the min-max round latency at full power).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import numpy as np
 from wirelora.allocation.allocator import allocate
 from wirelora.allocation.baselines import equal_split
 from wirelora.allocation.problem import OBJECTIVES, Allocation, AllocationProblem, Budget, evaluate
+from wirelora.allocation.scenario_round import check_round_fields, has_round, solve_round_scenario
 from wirelora.config import (
     ConfigError,
     check_choice,
@@ -74,9 +80,16 @@ class LinkSpec:
     group: str | int = 0
     weight: float = 1.0
     name: str | None = None
+    compute_time_s: float | None = None
+    samples: float | None = None
 
     def __post_init__(self):
         check_positive("payload_bits", self.payload_bits)
+        if self.compute_time_s is not None:
+            _finite("compute_time_s", self.compute_time_s)
+            require(self.compute_time_s >= 0, "compute_time_s", self.compute_time_s, "must be >= 0")
+        if self.samples is not None:
+            check_positive("samples", self.samples)
         require(
             (self.link_snr_hz is None) != (self.gain_db is None),
             "link_snr_hz",
@@ -135,6 +148,20 @@ class Scenario:
     energy_cap_j: float | None = None
     budget: BudgetSpec | None = None
     description: str = ""
+    num_users: int | None = None
+    square_m: float = 500.0
+    shadowing_db: float = 8.0
+    payload_bits: float | None = None
+    power_variable: bool = False
+    compute_time_s: float | None = None
+    compute_cycles: float | None = None
+    samples: float | None = None
+    cpu_hz: float | None = None
+    max_cpu_hz: float | None = None
+    kappa: float | None = None
+    access: str = "fdma"
+    time_weight_j_per_s: float | None = None
+    latency_cap_x_minmax: float | None = None
 
     def __post_init__(self):
         check_positive("total_bandwidth_hz", self.total_bandwidth_hz)
@@ -145,6 +172,8 @@ class Scenario:
             check_positive("latency_cap_s", self.latency_cap_s)
         if self.energy_cap_j is not None:
             check_positive("energy_cap_j", self.energy_cap_j)
+        if check_round_fields(self):  # an uplink cell: validated there
+            return
         explicit, generated = self.links is not None, self.num_devices is not None
         require(
             explicit != generated,
@@ -173,6 +202,8 @@ class Problem:
     tx_power_w: np.ndarray
     group_names: list[str]
     link_names: list[str]
+    compute_time_s: np.ndarray | None = None  # per entry, from the links (None: the scenario's scalar)
+    samples: np.ndarray | None = None
 
 
 def random_instance(num_links: int, *, seed: int, radius_m: float = 250.0):
@@ -277,7 +308,18 @@ def build_problem(cfg: Scenario) -> Problem:
         groups = [str(lk.group) for lk in cfg.links]
         names = [lk.name or f"link {i}" for i, lk in enumerate(cfg.links)]
         w = np.array([lk.weight for lk in cfg.links], dtype=float)
-        return Problem(q, a, float(cfg.total_bandwidth_hz), w, p_w, groups, names)
+        per_link = {}
+        for field, default in (("compute_time_s", cfg.compute_time_s), ("samples", cfg.samples)):
+            if any(getattr(lk, field) is not None for lk in cfg.links):
+                per_link[field] = np.array(
+                    [default if getattr(lk, field) is None else getattr(lk, field) for lk in cfg.links],
+                    dtype=float,
+                )
+        return Problem(q, a, float(cfg.total_bandwidth_hz), w, p_w, groups, names, **per_link)
+    if cfg.num_users is not None:
+        from wirelora.allocation.scenario_round import uplink_problem
+
+        return uplink_problem(cfg)
 
     from wirelora.network.topology import channel_aware_graph, edge_list, random_connected_graph
     from wirelora.wireless.channel import link_gain_lin, link_snr_hz, place_devices
@@ -317,6 +359,8 @@ def solve_scenario(cfg: Scenario, objective: str | None = None) -> tuple[Problem
     objective = cfg.objective if objective is None else objective
     check_choice("objective", objective, OBJECTIVES)
     prob = build_problem(cfg)
+    if has_round(cfg, objective):
+        return prob, *solve_round_scenario(cfg, prob, objective)
     budget = None if cfg.budget is None else Budget(cfg.budget.total_cost, cfg.budget.beta_tau)
     kwargs = {
         "objective": objective,

@@ -130,7 +130,8 @@ def pareto_figure(data: Mapping[str, Any]) -> Figure:
 def plot_allocation(
     prob: Problem, alloc: Allocation, path: str | Path, *, latency_cap_s: float | None = None
 ):
-    """Bandwidth and latency per link entry, as two bar panels, saved to ``path``."""
+    """Bandwidth (or the TDMA time share) and latency per link entry as bar panels, saved to ``path``; with
+    the transmit power or the CPU frequency a variable, a panel for each."""
     from matplotlib import colormaps
     from matplotlib.patches import Patch
 
@@ -142,13 +143,33 @@ def plot_allocation(
     groups = sorted(set(g for g, *_ in rows), key=str)
     colors = {g: colormaps["tab10"](i % 10) for i, g in enumerate(groups)}
     c = [colors[g] for g, *_ in rows]
-    fig = Figure(figsize=(max(6.0, 0.25 * len(rows) + 2), 6))
-    ax1, ax2 = fig.subplots(2, 1, sharex=True)
-    ax1.bar(x, [r[4] / 1e6 for r in rows], color=c)
-    ax1.set_ylabel("bandwidth (MHz)")
+    used = prob.payload_bits > 0
+    extra = []  # (values per entry, y label) of the round model's variables
+    if alloc.tx_power_w is not None:
+        extra.append((alloc.tx_power_w[used] * 1e3, "tx power (mW)"))
+    if alloc.cpu_hz is not None:
+        extra.append((alloc.cpu_hz[used] / 1e9, "CPU frequency (GHz)"))
+    height = 6 + 2.5 * len(extra)
+    fig = Figure(figsize=(max(6.0, 0.25 * len(rows) + 2), height))
+    axes = fig.subplots(2 + len(extra), 1, sharex=True)
+    ax1, ax2 = axes[0], axes[-1]
+    if alloc.time_share is not None:
+        ax1.bar(x, alloc.time_share[used], color=c)
+        ax1.set_ylabel("time share (TDMA)")
+    else:
+        ax1.bar(x, [r[4] / 1e6 for r in rows], color=c)
+        ax1.set_ylabel("bandwidth (MHz)")
     ax1.set_yscale("log")
+    for ax, (values, label) in zip(axes[1:-1], extra):
+        ax.bar(x, values, color=c)
+        ax.set_ylabel(label)
     ax1.set_title(f"{alloc.objective} allocation of {alloc.total_bandwidth_hz / 1e6:g} MHz")
-    ax2.bar(x, [r[6] for r in rows], color=c)
+    if alloc.compute_time_s is not None:  # computation, then the upload stacked on it
+        comp = alloc.compute_time_s[used]
+        ax2.bar(x, comp, color="0.8", label="computation")
+        ax2.bar(x, [r[6] for r in rows], bottom=comp, color=c)
+    else:
+        ax2.bar(x, [r[6] for r in rows], color=c)
     ax2.axhline(alloc.round_latency_s, color="k", lw=0.8, ls="--", label="round latency")
     if latency_cap_s is not None:
         ax2.axhline(latency_cap_s, color="r", lw=0.8, label="latency cap")

@@ -1,0 +1,103 @@
+"""Transmit power as a variable: the least-energy power and bandwidth under a latency cap, by KKT (closed form
+in the Lambert W function plus one bracketed root). docs/method.md §7.
+
+Entry k sends q_k bits in an upload time tau_k (its latency cap, less its computation time) with power p_k
+over bandwidth b_k: q_k = tau_k b_k log2(1 + p_k g_k / b_k), g_k = link_snr_hz / max_tx_power_w (Hz per W).
+Energy p tau is increasing in the rate, so at the optimum every entry uses its whole upload time and
+
+    p_k(b) = (b / g_k)(e^{c_k / b} - 1),   E_k(b) = tau_k p_k(b),   c_k = q_k ln 2 / tau_k (nats/s).
+
+E_k is convex and decreasing in b (the perspective of exp). p_k <= p_max is b_k >= b_lo,k (the least band that
+carries the rate at full power). KKT of min sum E_k s.t. sum b = B_tot, b >= b_lo: with u = c / b (nats per
+symbol) -E_k'(b) = (tau_k / g_k) F(u), F(u) = 1 + (u - 1) e^u, so
+
+    F(u_k) = lambda g_k / tau_k,   b_k = max(c_k / u_k, b_lo,k),
+
+u_k = 1 + W0((s - 1) / e) with s = lambda g_k / tau_k; sum b_k(lambda) is decreasing and lambda is its root
+(in log lambda). The same problem under TDMA (a time share theta of the whole band) is this one with
+b = theta B_tot: the energy depends only on the product of band and time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import brentq
+from scipy.special import lambertw
+
+__all__ = ["log_f", "u_of_log_s", "least_energy_bandwidth"]
+
+
+_SERIES = np.array([(n - 1) / np.prod(np.arange(1.0, n + 1)) for n in range(17, 1, -1)])  # u^17 .. u^2
+
+
+def log_f(u):
+    """log F(u), F(u) = 1 + (u - 1) e^u = sum_{n>=2} (n - 1) u^n / n! (> 0 for u > 0), no cancellation:
+    the series (to u^17) below u = 1/2, u + log(u + expm1(-u)) above (F = e^u (u - 1 + e^-u))."""
+    u = np.asarray(u, dtype=float)
+    small = u < 0.5
+    us = np.where(small, u, 0.5)
+    series = np.zeros_like(us)
+    for c in _SERIES:
+        series = (series + c) * us
+    series = series * us  # the coefficients start at u^2
+    big = np.maximum(u, 0.5)
+    return np.where(small, np.log(series), big + np.log(big + np.expm1(-big)))
+
+
+def u_of_log_s(log_s):
+    """u > 0 with log F(u) = log_s (F increases from 0 to inf): Lambert W start, Newton steps on log F."""
+    log_s = np.asarray(log_s, dtype=float)
+    with np.errstate(over="ignore"):
+        s = np.exp(np.minimum(log_s, 700.0))
+    w = lambertw(np.maximum(s - 1.0, -1.0 + 1e-300) / np.e).real
+    # for s < 1/2 the series' first term u^2 / 2 is a good start; above e^700 W0(z) ~ log z - log log z
+    lz = log_s - 1.0
+    w_big = lz - np.log(np.maximum(lz, 1.0))
+    u = np.where(log_s < np.log(0.5), np.sqrt(2.0 * s), np.where(log_s > 700.0, 1.0 + w_big, 1.0 + w))
+    u = np.maximum(u, 1e-300)
+    for _ in range(30):  # quadratic from the Lambert W start: 2-3 steps
+        lf = log_f(u)
+        # d log F / du = u e^u / F = u exp(u - log F)
+        slope = u * np.exp(u - lf)
+        step = (lf - log_s) / slope
+        u_next = np.maximum(u - step, 0.5 * u)
+        done = np.all(np.abs(u_next - u) <= 1e-14 * u)  # log F itself is exact to ~1e-15
+        u = u_next
+        if done:
+            break
+    return u
+
+
+def least_energy_bandwidth(q, g, tau, total, b_lo):
+    """The least-energy bandwidths (all [n], used entries only): min sum E_k(b_k) s.t. sum b = total,
+    b >= b_lo. q bits, g Hz/W, tau upload time (s), b_lo Hz (finite, sum <= total). Returns (b, p) with
+    p_k = (b_k / g_k) expm1(c_k / b_k) <= p_max up to rounding."""
+    c = q * np.log(2.0) / tau
+    log_gt = np.log(g) - np.log(tau)  # log s = log lambda + log(g / tau)
+    if np.sum(b_lo) >= total:  # the power caps alone use the whole band
+        b = b_lo * (total / np.sum(b_lo))
+        return b, _power(b, c, g)
+
+    def band(log_lam):
+        u = u_of_log_s(log_lam + log_gt)
+        return np.maximum(c / u, b_lo)
+
+    def excess(log_lam):
+        return np.log(np.sum(band(log_lam)) / total)
+
+    n = q.size
+    # lambda_lo: one entry alone takes the whole band (u = c / total); lambda_hi: every entry <= total / n
+    log_lo = float(np.min(log_f(c / total) - log_gt))
+    log_hi = float(np.max(log_f(c * n / total) - log_gt))
+    if excess(log_hi) >= 0:  # only the clip keeps the sum above the total (b_lo ~ total / n each)
+        log_hi += 1.0
+        while excess(log_hi) > 0:
+            log_hi += 10.0
+    log_lam = brentq(excess, log_lo, log_hi, xtol=1e-14, rtol=1e-15, maxiter=500)
+    b = band(log_lam)
+    b = b * (total / np.sum(b))  # absorb the root's last-digit error: the band is used exactly
+    return b, _power(b, c, g)
+
+
+def _power(b, c, g):
+    return (b / g) * np.expm1(c / b)
