@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--seed", type=int, default=None, help="override the config's seed")
     r.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    r.add_argument(
+        "--force", action="store_true", help="replace a different run already in --out (default: refuse)"
+    )
 
     s = sub.add_parser("resume", help="continue an interrupted run from its checkpoint")
     s.add_argument("dir", help="the run's output directory")

@@ -14,10 +14,12 @@ method the run loop builds and summarises; empty = plain DGD with the leave proj
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from wirelora.config import ConfigError, apply_overrides, from_dict, load_mapping, to_jsonable
+from wirelora.experiments.rundir import claim
 
 __all__ = [
     "CONFIG_DIR",
@@ -30,7 +32,6 @@ __all__ = [
 ]
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
-RESOLVED_FILE = "config.json"
 
 
 def available_configs() -> list[str]:
@@ -57,17 +58,19 @@ def load_run_config(name_or_path: str | Path, overrides: list[str] = (), seed: i
     return from_dict(RunConfig, raw)
 
 
-def start_run(config, out_dir: str | Path, *, correction: Any = None, progress: bool = False):
-    """Write the resolved config into ``out_dir`` and run it there, with its correction (or ``correction``,
-    hooks in its place) and checkpoints; returns the History."""
-    from wirelora.files import atomic_write_text
+def start_run(
+    config, out_dir: str | Path, *, correction: Any = None, progress: bool = False, force: bool = False
+):
+    """Run ``config`` in ``out_dir`` with its correction (or ``correction``, hooks in its place) and
+    checkpoints; returns the History. A directory holding this same run continues it; one holding another run
+    is refused unless ``force`` (see :func:`wirelora.experiments.rundir.claim`)."""
     from wirelora.learning.loop import run
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / RESOLVED_FILE, json.dumps(to_jsonable(config), indent=1) + "\n")
-    history = run(config, correction=correction, out_dir=out, progress=progress)
-    _save_summary(history, out / "summary.png")
+    resolved = json.loads(json.dumps(to_jsonable(config)))
+    with claim(out, resolved, force=force):
+        history = run(config, correction=correction, out_dir=out, resume=True, progress=progress)
+        _save_summary(history, out / "summary.png")
     return history
 
 
@@ -78,16 +81,14 @@ def resume_run(out_dir: str | Path, *, correction: Any = None, progress: bool = 
     from wirelora.learning.loop import run
 
     out = Path(out_dir)
-    resolved = out / RESOLVED_FILE
-    if not resolved.is_file():
-        raise FileNotFoundError(
-            f"run directory {str(out)!r}: no {RESOLVED_FILE} (not a wirelora run directory)"
-        )
-    config = from_dict(RunConfig, load_mapping(resolved))
-    if not (out / CHECKPOINT_FILE).is_file():
-        print(f"wirelora resume: no checkpoint in {out}, starting from round 0")
-    history = run(config, correction=correction, out_dir=out, resume=True, progress=progress)
-    _save_summary(history, out / "summary.png")
+    if not out.is_dir():
+        raise ConfigError(f"run directory {str(out)!r}: no such directory (not a wirelora run directory)")
+    with claim(out, None) as stored:
+        config = from_dict(RunConfig, stored, prefix="")
+        if not (out / CHECKPOINT_FILE).exists():
+            print(f"wirelora resume: no checkpoint in {out}, starting from round 0", file=sys.stderr)
+        history = run(config, correction=correction, out_dir=out, resume=True, progress=progress)
+        _save_summary(history, out / "summary.png")
     return history
 
 
@@ -103,19 +104,19 @@ def _summary_line(history, out: Path) -> str:
     for key in ("retain_loss", "join_loss", "forget_loss", "retain_acc", "forget_acc"):
         if last.get(key) is not None:
             parts.append(f"{key} {last[key]:.4f}")
-    return f"wirelora run: {', '.join(parts)} -> {out}"
+    return f"{', '.join(parts)} -> {out}"
 
 
 def cli_run(args) -> int:
     config = load_run_config(args.config, list(args.overrides), args.seed)
     out = Path(args.out) if args.out else Path("runs") / config.name
-    history = start_run(config, out, progress=not args.no_progress)
-    print(_summary_line(history, out))
+    history = start_run(config, out, progress=not args.no_progress, force=args.force)
+    print(f"wirelora run: {_summary_line(history, out)}")
     return 0
 
 
 def cli_resume(args) -> int:
     out = Path(args.dir)
     history = resume_run(out, progress=not args.no_progress)
-    print(_summary_line(history, out))
+    print(f"wirelora resume: {_summary_line(history, out)}")
     return 0
