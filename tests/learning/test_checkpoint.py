@@ -72,3 +72,11 @@ def test_a_checkpoint_that_is_a_directory_is_refused_before_training(tmp_path, s
     with pytest.raises(CheckpointError, match="not a regular file"):
         run(cfg, seed=1, out_dir=tmp_path, resume=True)
     assert not (tmp_path / "history.json").exists()
+
+
+def test_blocks_that_blow_up_stop_the_run_naming_round_device_and_layer():
+    from wirelora.errors import DivergenceError
+
+    raw = {**RAW, "trainer": {**RAW["trainer"], "optimizer": "sgd", "step_size": 1e30, "max_loss": 1e300}}
+    with pytest.raises(DivergenceError, match=r"round 0: device d\d layer \S+: block norm .*max_block_norm"):
+        run(from_dict(RunConfig, raw), seed=0)

@@ -71,6 +71,7 @@ class TrainerConfig:
     device_losses: bool = True  # per-device retain/join/forget losses in each evaluated round
     checkpoint_every: int = 20  # rounds; 0 = never (only with an output directory)
     max_loss: float = 1e4  # a local loss above this (or NaN) stops the run with DivergenceError
+    max_block_norm: float = 1e6  # a device's block (Frobenius) norm above this (or non-finite) stops it too
     threads: int = 0  # CPU: torch intra-op threads for the run (process-wide); 0 = leave torch's setting
 
     def __post_init__(self):
@@ -90,6 +91,7 @@ class TrainerConfig:
         check_choice("trainer.optimizer", self.optimizer, ("sgd", "adam"))
         check_choice("trainer.device", self.device, DEVICES)
         check_positive("trainer.max_loss", self.max_loss)
+        check_positive("trainer.max_block_norm", self.max_block_norm)
         require(
             not (self.mixing_rule == "paper" and self.gamma == 1.0 and self.graph == "ring"),
             "trainer.gamma",

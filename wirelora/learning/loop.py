@@ -41,6 +41,7 @@ from wirelora.learning.hooks import Correction
 from wirelora.learning.oracle import train_oracle
 from wirelora.learning.probes import SETS
 from wirelora.learning.state import TrainerState
+from wirelora.learning.step import check_blocks
 
 __all__ = ["run"]
 
@@ -95,6 +96,7 @@ def run(
             schedule.check(state.group_names, len(state.members), r)
             train_loss = state.local_steps(schedule, r, correction)
             bits = state.exchange(schedule, r, backend)
+            check_blocks(state, r)
             record = _record(state, r, schedule, bits, train_loss, event, time.perf_counter() - t0)
             record.update(_hook(correction, "after_round", state, r) or {})
             history.append(record)

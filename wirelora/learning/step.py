@@ -112,6 +112,22 @@ def _check_losses(state: TrainerState, loss: torch.Tensor, rows: Sequence[str], 
         )
 
 
+def check_blocks(state: TrainerState, round_index: int) -> None:
+    """Divergence on the parameters, not only the loss: a non-finite block, or one whose norm exceeds
+    ``trainer.max_block_norm``, stops the run naming the round, the device and the layer."""
+    bound = state.config.trainer.max_block_norm
+    for name, b in state.blocks.items():
+        norms = torch.linalg.vector_norm(b.reshape(b.shape[0], -1), dim=1)
+        bad = ~torch.isfinite(norms) | (norms > bound)
+        if bool(bad.any()):
+            m = int(torch.nonzero(bad)[0])
+            device, norm = state.members[m], float(norms[m])
+            raise DivergenceError(
+                f"round {round_index}: device {device} layer {name}: block norm {norm!r} "
+                f"(non-finite or above trainer.max_block_norm={bound})"
+            )
+
+
 def local_steps(
     state: TrainerState,
     schedule: Schedule,
