@@ -72,7 +72,9 @@ class TrainerConfig:
     checkpoint_every: int = 20  # rounds; 0 = never (only with an output directory)
     max_loss: float = 1e4  # a local loss above this (or NaN) stops the run with DivergenceError
     max_block_norm: float = 1e6  # a device's block (Frobenius) norm above this (or non-finite) stops it too
-    threads: int = 0  # CPU: torch intra-op threads for the run (process-wide); 0 = leave torch's setting
+    # CPU: torch intra-op threads for the run (process-wide). Float reductions depend on it, so it is fixed by
+    # the config, not by OMP_NUM_THREADS; 0 = torch's own setting (then the History depends on the machine).
+    threads: int = 1
 
     def __post_init__(self):
         for name in ("rounds", "local_steps", "sync_period", "batch_size", "eval_every", "bits_per_scalar"):
