@@ -75,3 +75,13 @@ def test_stale_temporary_files_are_cleared(tmp_path):
     with claim(tmp_path, CFG):
         pass
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_run_failing_before_its_first_result_leaves_no_trace(tmp_path):
+    out = tmp_path / "new"
+    with pytest.raises(ConfigError, match="boom"):
+        with claim(out, CFG):
+            raise ConfigError("boom")
+    assert not out.exists()
+    with claim(out, {**CFG, "seed": 1}):  # so a corrected config can use the directory at once
+        pass

@@ -84,6 +84,12 @@ def test_run_writes_directory(tmp_path, capsys):
         (["run", "leave-only-mlp", "--set", "events=[{round: 5, leave: [d9]}]"], "not a member"),
         (["run", "leave-only-mlp", "--set", "events=[{round: 500, leave: [d0]}]"], "past the last round"),
         (["resume", "/nonexistent/run"], "not a wirelora run directory"),
+        (["run", "leave-only", "--set", "trainer.rounds=10"], "--set events=[]"),
+        (["run", "leave-only", "--set", "model.ranks.bogus=3"], "model.ranks.bogus=3: not a layer group"),
+        (["run", "leave-only", "--set", "task.first_token=500"], "task.first_token=500"),
+        (["run", "leave-only", "--set", "model.name=tiny-mlp"], "task.kind='facts': needs a language model"),
+        (["run", "leave-only", "--set", "model.name=nosuch"], "no such model card"),
+        (["run", "leave-only", "--set", "oracle.cache_dir=/etc/passwd"], "is a file, not a directory"),
     ],
 )
 def test_cli_errors_are_one_line_exit_2(argv, message, capsys):

@@ -104,36 +104,54 @@ def claim(out: str | Path, config_json: dict | None, *, force: bool = False) -> 
     """Own ``out`` for one run. ``config_json``: the resolved config of a new run (None: resume whatever the
     directory holds). Yields the config to run (as stored in ``config.json``)."""
     out = Path(out)
+    created = not out.exists()
     _check_path(out)
-    with _lock(out):
-        remove_stale_temps(out)
-        stored = _stored(out)
-        if config_json is None:
-            if stored is None:
-                raise ConfigError(
-                    f"run directory {str(out)!r}: no {RESOLVED_FILE} (not a wirelora run directory)"
-                )
-            yield stored
-            return
-        if stored is not None and stored != config_json:
-            if not force:
-                diff = _first_difference(stored, config_json)
-                raise ConfigError(
-                    f"run directory {str(out)!r} holds another run ({diff}): "
-                    "use another --out, --force to replace it, or `wirelora resume` to continue it"
-                )
-        if stored is None or force:
-            leftovers = [n for n in RUN_FILES[1:] if (out / n).exists()]
-            if leftovers and not force:
-                raise ConfigError(
-                    f"run directory {str(out)!r} holds {leftovers[0]} but no {RESOLVED_FILE}: "
-                    "use another --out or --force to replace it"
-                )
-            for name in RUN_FILES:
-                p = out / name
-                if p.is_dir() and not p.is_symlink():
-                    shutil.rmtree(p)
-                else:
-                    p.unlink(missing_ok=True)
-            atomic_write_text(out / RESOLVED_FILE, json.dumps(config_json, indent=1) + "\n")
-        yield config_json
+    try:
+        with _lock(out):
+            yield from _claimed(out, config_json, force)
+    except BaseException:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # a run that failed before writing anything leaves no directory behind
+        raise
+
+
+def _claimed(out: Path, config_json: dict | None, force: bool) -> Iterator[dict]:
+    """The checks and writes of :func:`claim`, under its lock."""
+    remove_stale_temps(out)
+    stored = _stored(out)
+    if config_json is None:
+        if stored is None:
+            raise ConfigError(
+                f"run directory {str(out)!r}: no {RESOLVED_FILE} (not a wirelora run directory)"
+            )
+        yield stored
+        return
+    if stored is not None and stored != config_json:
+        if not force:
+            diff = _first_difference(stored, config_json)
+            raise ConfigError(
+                f"run directory {str(out)!r} holds another run ({diff}): "
+                "use another --out, --force to replace it, or `wirelora resume` to continue it"
+            )
+    if stored is None or force:
+        leftovers = [n for n in RUN_FILES[1:] if (out / n).exists()]
+        if leftovers and not force:
+            raise ConfigError(
+                f"run directory {str(out)!r} holds {leftovers[0]} but no {RESOLVED_FILE}: "
+                "use another --out or --force to replace it"
+            )
+        for name in RUN_FILES:
+            p = out / name
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink(missing_ok=True)
+        atomic_write_text(out / RESOLVED_FILE, json.dumps(config_json, indent=1) + "\n")
+        try:
+            yield config_json
+        except BaseException:
+            if not any((out / n).exists() for n in RUN_FILES[1:]):
+                (out / RESOLVED_FILE).unlink(missing_ok=True)  # failed before its first result: no trace
+            raise
+        return
+    yield config_json

@@ -67,11 +67,22 @@ def start_run(
     from wirelora.learning.loop import run
 
     out = Path(out_dir)
+    _preflight(config)
     resolved = json.loads(json.dumps(to_jsonable(config)))
     with claim(out, resolved, force=force):
         history = run(config, correction=correction, out_dir=out, resume=True, progress=progress)
         _save_summary(history, out / "summary.png")
     return history
+
+
+def _preflight(config) -> None:
+    """What can be checked before anything is written: the model card exists, the oracle cache is a folder."""
+    from wirelora.learning.models import card_ranks, resolve_card
+
+    card_ranks(resolve_card(config.model.name), config.model.ranks)
+    cache = config.oracle.cache_dir
+    if config.oracle.enabled and cache and Path(cache).exists() and not Path(cache).is_dir():
+        raise ConfigError(f"oracle.cache_dir={cache!r}: is a file, not a directory")
 
 
 def resume_run(out_dir: str | Path, *, correction: Any = None, progress: bool = False):

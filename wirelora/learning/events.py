@@ -101,7 +101,8 @@ def timeline(
             e.round < num_rounds,
             f"events[round={e.round}].round",
             e.round,
-            f"past the last round {num_rounds - 1}",
+            f"past the last round {num_rounds - 1} (move it with --set 'events=[{{round: R, leave: [d0]}}]', "
+            "or drop every event with --set events=[])",
         )
         for d in e.leave:
             require(

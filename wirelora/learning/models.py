@@ -34,6 +34,8 @@ __all__ = [
     "build_model",
     "build_tokenizer",
     "load_card",
+    "resolve_card",
+    "card_ranks",
     "available_models",
     "MODELS_DIR",
 ]
@@ -194,7 +196,20 @@ def load_card(path: str | Path) -> ModelCard:
     return dataclasses.replace(card, target_modules=tuple(card.target_modules), **changes)
 
 
-def _resolve_card(name_or_card: str | Path | ModelCard) -> ModelCard:
+def card_ranks(card: ModelCard, overrides: Mapping[str, int] | None) -> dict[str, int]:
+    """The card's rank per layer group with the config's ``model.ranks`` on top (``model.ranks.late=64``
+    changes one group); a group the card does not have is an error naming it."""
+    extra = [g for g in (overrides or {}) if g not in card.ranks]
+    require(
+        not extra,
+        f"model.ranks.{extra[0] if extra else ''}",
+        (overrides or {}).get(extra[0]) if extra else None,
+        f"not a layer group of model {card.name!r} (groups: {', '.join(card.ranks)})",
+    )
+    return {**card.ranks, **(overrides or {})}
+
+
+def resolve_card(name_or_card: str | Path | ModelCard) -> ModelCard:
     if isinstance(name_or_card, ModelCard):
         return name_or_card
     text = str(name_or_card)
@@ -217,7 +232,7 @@ def build_model(name_or_card: str | Path | ModelCard, *, seed: int = 0) -> tuple
     ``seed`` initialises any randomly initialised weights (the TinyMLP, an LM with no checkpoint) without
     touching the global torch RNG; same seed -> the same weights bit for bit.
     """
-    card = _resolve_card(name_or_card)
+    card = resolve_card(name_or_card)
     require(
         isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0,
         "seed",
@@ -302,7 +317,7 @@ def _load_hf_dir(path: Path, kind: str) -> nn.Module:
 def build_tokenizer(name_or_card: str | Path | ModelCard):
     """The local Hugging Face tokenizer of a card with ``path``/``package`` (e.g. MiniLM's WordPiece),
     or None for the tiny models, which take integer token ids directly."""
-    card = _resolve_card(name_or_card)
+    card = resolve_card(name_or_card)
     if card.path is None and card.package is None:
         return None
     from transformers import AutoTokenizer

@@ -45,7 +45,10 @@ class TrainerState:
     """
 
     def __init__(self, config: RunConfig, *, seed: int):
-        from wirelora.learning.models import build_model  # deferred: builds peft/transformers models
+        from wirelora.learning.models import (  # deferred: builds peft/transformers models
+            build_model,
+            card_ranks,
+        )
         from wirelora.lora import OrthogonalLoRA
 
         self.config = config
@@ -64,7 +67,7 @@ class TrainerState:
             model = PrototypeClassifier.from_label_names(model, tokenizer, self.task.label_names)
         else:
             self.task = build_task(config.task, **_task_dims(model, card), seed=self.seed)
-        ranks = dict(config.model.ranks) if config.model.ranks is not None else dict(card.ranks)
+        ranks = card_ranks(card, config.model.ranks)
         max_devices = config.model.max_devices or len(self.task.devices)
         require(
             max_devices >= len(self.task.devices),

@@ -271,10 +271,19 @@ def build_task(
         return Task(cfg.kind, devices, devices[: cfg.initial_devices], tx, ty, ex, ey, nc, names)
     if cfg.kind == "facts":
         require(
+            vocab_size > 0, "task.kind", cfg.kind, "needs a language model with a vocabulary (e.g. tiny-lm)"
+        )
+        require(
+            cfg.first_token < vocab_size,
+            "task.first_token",
+            cfg.first_token,
+            f"must be < the model's vocabulary ({vocab_size})",
+        )
+        require(
             vocab_size > cfg.first_token + cfg.num_values,
             "task.num_values",
             cfg.num_values,
-            f"must be < the model's vocabulary ({vocab_size})",
+            f"must be < the model's vocabulary ({vocab_size}) minus task.first_token ({cfg.first_token})",
         )
         parts = _facts(cfg, vocab_size, rng)
     else:
