@@ -5,9 +5,10 @@ import pytest
 import torch
 
 from wirelora.config import from_dict
+from wirelora.correction import config as C
 from wirelora.correction import joint as J
-from wirelora.correction import policy as P
 from wirelora.correction.baselines import CorrectionMethod, MethodContext
+from wirelora.wireless.config import WirelessConfig
 
 pytest.importorskip("peft")
 
@@ -54,7 +55,7 @@ def trained():
     return blocks, slots
 
 
-def _event_state(kind, trained, **correction):
+def _event_state(kind, trained, wireless=None, **correction):
     """A fresh state holding the trained blocks, the leave of d0 applied, the oracle trained, the method's
     on_event run. Returns (state, method, blocks right before on_event)."""
     from wirelora.learning.events import Event
@@ -66,11 +67,11 @@ def _event_state(kind, trained, **correction):
     state = TrainerState(cfg, seed=0)
     state.blocks = {n: b.clone() for n, b in blocks.items()}
     state._sync_adapter()
-    cc, pc = P.CorrectionConfig(method=kind, rounds=3, **correction), P.PolicyConfig()
+    cc, pc = C.CorrectionConfig(method=kind, rounds=3, **correction), C.PolicyConfig()
     ctx = MethodContext(
         correction=cc,
         policy=pc,
-        wireless=cc.joint,
+        wireless=from_dict(WirelessConfig, wireless or {}, prefix="wireless"),
         seed=0,
         positions_m=np.random.default_rng(0).uniform(-100, 100, (4, 2)),
         pre_event={n: b.mean(dim=0) for n, b in blocks.items()},
@@ -183,11 +184,11 @@ def test_federaser_rebuilds_from_zero_without_the_leaver(trained):
 
     state = TrainerState(_config(method="federaser_d2d"), seed=0)
     state.blocks = {n: b.clone() for n, b in blocks.items()}
-    cc = P.CorrectionConfig(method="federaser_d2d", rounds=3)
+    cc = C.CorrectionConfig(method="federaser_d2d", rounds=3)
     ctx = MethodContext(
         correction=cc,
-        policy=P.PolicyConfig(),
-        wireless=cc.joint,
+        policy=C.PolicyConfig(),
+        wireless=WirelessConfig(),
         seed=0,
         positions_m=np.zeros((4, 2)) + np.arange(4)[:, None] * 30.0,
         slots=dict(slots),

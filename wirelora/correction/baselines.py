@@ -36,11 +36,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from wirelora.correction import config as _cfg
 from wirelora.correction import joint as _joint
-from wirelora.correction import policy as _policy
+from wirelora.correction import plan as _plan
+from wirelora.correction import priority as _prio
+from wirelora.correction import residual_rule as _rr
 from wirelora.evaluation import metrics as _metrics
 from wirelora.learning.schedule import GroupSchedule, Schedule
 from wirelora.learning.tasks import IGNORE_INDEX
+from wirelora.wireless.config import WirelessConfig
 
 __all__ = [
     "MethodContext",
@@ -62,9 +66,9 @@ class MethodContext:
     snapshots : {device: [{layer: [out, r]} per stored interval]} (FedEraser's stored updates).
     """
 
-    correction: _policy.CorrectionConfig
-    policy: _policy.PolicyConfig
-    wireless: _joint.JointConfig
+    correction: _cfg.CorrectionConfig
+    policy: _cfg.PolicyConfig
+    wireless: WirelessConfig
     seed: int
     positions_m: np.ndarray
     pre_event: dict[str, torch.Tensor] | None = None
@@ -110,7 +114,7 @@ def _member_columns(state, name: str, devices: Sequence[str] | None = None) -> t
     return torch.cat(cols).to(state.device)
 
 
-def group_fisher_scores(state, *, num_samples: int = 8) -> tuple[np.ndarray, dict[str, float]]:
+def group_fisher_scores(state, *, num_samples: int) -> tuple[np.ndarray, dict[str, float]]:
     """Algorithm 1 at the post-projection consensus: S_g = λ_max(F_g) · mean_i ‖∇_{B^(g)} L_i‖²_F : [G].
 
     F_g from per-sample gradients of the group's factor restricted to the members' columns; the device
@@ -123,23 +127,23 @@ def group_fisher_scores(state, *, num_samples: int = 8) -> tuple[np.ndarray, dic
         ps = state.per_sample_gradients(g, point=point, num_samples=num_samples)
         per_layer = [ps[n][:, :, _member_columns(state, n)] for n in state.groups[g]]
         dev_layer = [dev[n][:, :, _member_columns(state, n)] for n in state.groups[g]]
-        top = _policy.top_eigenvalue(_policy.empirical_fisher(per_layer))
+        top = _prio.top_eigenvalue(_prio.empirical_fisher(per_layer))
         lmax[g] = top
-        scores.append(top * _policy.gradient_energy(dev_layer))
+        scores.append(top * _prio.gradient_energy(dev_layer))
     return np.asarray(scores), lmax
 
 
-def group_observables(state, smoothness: Mapping[str, float]) -> _policy.Observables:
+def group_observables(state, smoothness: Mapping[str, float]) -> _rr.Observables:
     """The dominant-residual rule's observables per group at the current consensus."""
     dev = state.local_gradients(state.consensus())
     energy, spread, dis = [], [], []
     for g in state.group_names:
         layers = [dev[n][:, :, _member_columns(state, n)] for n in state.groups[g]]
         mean = [a.mean(dim=0, keepdim=True) for a in layers]
-        energy.append(_policy.gradient_energy(mean))
-        spread.append(_policy.gradient_spread(layers))
+        energy.append(_prio.gradient_energy(mean))
+        spread.append(_prio.gradient_spread(layers))
         dis.append(state.consensus_distance(g))
-    return _policy.Observables(
+    return _rr.Observables(
         grad_energy=np.array(energy),
         grad_spread=np.array(spread),
         disagreement=np.array(dis),
@@ -157,11 +161,11 @@ class CorrectionMethod:
     """
 
     def __init__(self, kind: str, ctx: MethodContext):
-        _policy.CorrectionConfig(method=kind)  # validates the name
+        _cfg.CorrectionConfig(method=kind)  # validates the name
         self.kind = kind
         self.ctx = ctx
         self.project_on_leave = kind != "naive"
-        self.plan: _policy.GroupPlan | None = None
+        self.plan: _plan.GroupPlan | None = None
         self.window: tuple[int, int] | None = None  # [first, last] rounds of the current correction
         self.measurements: dict[
             int, dict[str, float]
@@ -245,27 +249,28 @@ class CorrectionMethod:
                 self.measurements[last] = self.measure(self._state)
 
     # ------------------------------------------------------------------------------------------- plan
-    def _plan(self, state) -> _policy.GroupPlan:
+    def _plan(self, state) -> _plan.GroupPlan:
         g = len(state.group_names)
         if self.kind == "no_correction":
-            return _policy.no_correction_schedule(g)
+            return _plan.no_correction_schedule(g)
         if self.kind == "ewc":  # the uniform schedule with EWC's own proximal weight
-            uni = _policy.uniform_schedule(g, self.ctx.policy)
+            uni = _plan.uniform_schedule(g, self.ctx.policy)
             return uni.replace(prox=np.full(g, self.ctx.correction.ewc_weight))
         if self.kind != "proposed":
-            return _policy.uniform_schedule(g, self.ctx.policy)
+            return _plan.uniform_schedule(g, self.ctx.policy)
         cfg = self.ctx.policy
         if cfg.arm in ("uniform", "no_correction"):
-            return _policy.fisher_plan(np.ones(g), cfg)
-        scores, lmax = group_fisher_scores(state)
+            return _plan.fisher_plan(np.ones(g), cfg)
+        scores, lmax = group_fisher_scores(state, num_samples=self.ctx.correction.fisher_samples)
         self._scores = scores
         if cfg.rule == "fisher":
-            return _policy.fisher_plan(scores, cfg)
+            return _plan.fisher_plan(scores, cfg)
         obs = group_observables(state, lmax)
         m = len(state.members)
         wireless = self.ctx.wireless
-        units = np.array([state.payload_bits(gr) / wireless.bits_per_scalar for gr in state.group_names])
-        plan = _policy.residual_plan(
+        bps = state.config.trainer.bits_per_scalar
+        units = np.array([state.payload_bits(gr) / bps for gr in state.group_names])
+        plan = _rr.residual_plan(
             obs,
             cfg,
             rounds=self.ctx.correction.rounds,
@@ -351,7 +356,7 @@ class CorrectionMethod:
                 anchor[n][:, c] = 0.0  # the leaver's block stays removed
         weights = {}
         for g in state.group_names:
-            ps = state.per_sample_gradients(g, point=anchor, num_samples=8)
+            ps = state.per_sample_gradients(g, point=anchor, num_samples=self.ctx.correction.fisher_samples)
             for n in state.groups[g]:
                 f = (ps[n] ** 2).mean(dim=0)  # [out, S] diagonal empirical Fisher
                 weights[n] = f / f.mean().clamp_min(1e-30)  # mean weight 1: ewc_weight sets the strength
@@ -365,7 +370,7 @@ class CorrectionMethod:
         dev = state.local_gradients(point)  # {layer: [M, out, S]}
         new = {}
         for g in state.group_names:
-            ps = state.per_sample_gradients(g, point=point, num_samples=8)
+            ps = state.per_sample_gradients(g, point=point, num_samples=cc.fisher_samples)
             for n in state.groups[g]:
                 cols = _member_columns(state, n)
                 gs = ps[n][:, :, cols]  # [N, out, R]
@@ -528,7 +533,7 @@ class CorrectionMethod:
         self.window = None if d["window"] is None else tuple(d["window"])
         if d["plan"] is not None:
             p = d["plan"]
-            self.plan = _policy.GroupPlan(
+            self.plan = _plan.GroupPlan(
                 **{k: (np.asarray(v) if k != "actions" else tuple(map(tuple, v))) for k, v in p.items()}
             )
         self.leavers = tuple(d["leavers"])

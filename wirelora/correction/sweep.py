@@ -28,11 +28,13 @@ import numpy as np
 import torch
 
 from wirelora.config import from_dict, to_dict
+from wirelora.correction import config as _cfg
 from wirelora.correction import joint as _joint
-from wirelora.correction import policy as _policy
+from wirelora.correction import plan as _plan
 from wirelora.correction.baselines import CorrectionMethod, MethodContext, Recorder
 from wirelora.evaluation import metrics as _metrics
 from wirelora.evaluation.history import History
+from wirelora.wireless.config import WirelessConfig
 
 __all__ = ["parse_sections", "make_method", "run_method", "annotate", "sweep", "table", "SWEEP_ARMS"]
 
@@ -40,11 +42,9 @@ __all__ = ["parse_sections", "make_method", "run_method", "annotate", "sweep", "
 SWEEP_ARMS = ("full", "ls_prox", "local_steps", "retain_prox", "uniform", "topology")
 
 
-def parse_sections(config) -> tuple[_policy.CorrectionConfig, _policy.PolicyConfig, _joint.JointConfig]:
-    """The ``correction`` (with its ``wireless`` part) and ``policy`` sections of a RunConfig, validated."""
-    cc = from_dict(_policy.CorrectionConfig, dict(config.correction), prefix="correction")
-    pc = from_dict(_policy.PolicyConfig, dict(config.policy), prefix="policy")
-    return cc, pc, cc.joint
+def parse_sections(config) -> tuple[_cfg.CorrectionConfig, _cfg.PolicyConfig, WirelessConfig]:
+    """The run's ``correction``, ``policy`` and ``wireless`` sections (typed and validated at load)."""
+    return config.correction, config.policy, config.wireless
 
 
 def _events(config) -> list:
@@ -58,7 +58,7 @@ def _events(config) -> list:
     return timeline(events, initial, pool, config.trainer.rounds)
 
 
-def _positions(config, wireless: _joint.JointConfig) -> np.ndarray:
+def _positions(config, wireless: WirelessConfig) -> np.ndarray:
     from wirelora.wireless.channel import place_devices
 
     return place_devices(
@@ -78,7 +78,7 @@ def run_method(
     progress: bool = False,
     stop_after: int | None = None,
 ) -> History:
-    """Run ``config`` with the correction named by ``config.correction["method"]`` and return its annotated
+    """Run ``config`` with the correction named by ``config.correction.method`` and return its annotated
     History (saved in ``out_dir``). ``base_dir``: where the pre-event phase is kept, so that several methods
     share it (see :func:`sweep`). A run directory with a checkpoint is resumed where it stopped.
     ``stop_after``: stop (with a checkpoint, History not annotated) after this round, at or after the first
@@ -147,7 +147,7 @@ def _uniform_costs(method: CorrectionMethod, config, rounds: Sequence[int], memb
     only)."""
     cc, pc, wc = parse_sections(config)
     state = method._state
-    plan = _policy.uniform_schedule(len(state.group_names), pc)
+    plan = _plan.uniform_schedule(len(state.group_names), pc)
     pos_all = method.ctx.positions_m
     bps = config.trainer.bits_per_scalar
     bits, steps = {}, {}
@@ -303,7 +303,7 @@ def sweep(
     config,
     *,
     out_dir: str | Path,
-    methods: Sequence[str] = _policy.METHODS,
+    methods: Sequence[str] = _cfg.METHODS,
     arms: Sequence[str] = SWEEP_ARMS,
     progress: bool = False,
 ) -> dict[str, History]:
@@ -321,7 +321,7 @@ def sweep(
     results = {}
     for name, corr, pol in runs:
         r = dict(raw)
-        r["correction"] = {**raw.get("correction", {}), **corr}
+        r["correction"] = {**(raw.get("correction") or {}), **corr}
         r["policy"] = {**raw.get("policy", {}), **pol}
         cfg = from_dict(type(config), r)
         results[name] = run_method(

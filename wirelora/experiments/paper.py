@@ -746,7 +746,7 @@ def _draw_leakage(data: Mapping[str, Any]):
 def _compute_regimes(cfg: Mapping[str, Any], ctx: _Context) -> dict:
     """The dominant-residual rule's first action on the synthetic quadratic (μ, ζ, ρ set by hand) over a grid
     of spectral gap 1 − ρ × heterogeneity ζ²."""
-    from wirelora.correction.policy import regime_grid
+    from wirelora.correction.residual_rule import regime_grid
 
     gaps = np.asarray(cfg["spectral_gaps"], dtype=float)
     zeta2 = np.asarray(cfg["heterogeneity"], dtype=float)

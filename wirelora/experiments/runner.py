@@ -65,7 +65,7 @@ def make_correction(config) -> Any:
     For ``trainer.run(config, correction=...)``; EWC and FedEraser-D2D also need the pre-event checkpoint,
     which :func:`wirelora.correction.sweep.run_method` (used by ``wirelora run``) provides.
     """
-    if not config.correction and not config.policy:
+    if config.correction is None:
         return None
     from wirelora.correction.sweep import make_method
 
@@ -80,7 +80,7 @@ def start_run(config, out_dir: str | Path, *, correction: Any = None, progress: 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / RESOLVED_FILE, json.dumps(to_dict(config), indent=1) + "\n")
-    if correction is None and (config.correction or config.policy):
+    if correction is None and config.correction is not None:
         from wirelora.correction.sweep import run_method  # event by event, with the method's own metrics
 
         history = run_method(config, out_dir=out, progress=progress)
@@ -105,7 +105,7 @@ def resume_run(out_dir: str | Path, *, correction: Any = None, progress: bool = 
     config = from_dict(RunConfig, load_mapping(resolved))
     if not (out / CHECKPOINT_FILE).is_file():
         print(f"wirelora resume: no checkpoint in {out}, starting from round 0")
-    if correction is None and (config.correction or config.policy):
+    if correction is None and config.correction is not None:
         from wirelora.correction.sweep import run_method  # resumes the segment it stopped in
 
         history = run_method(config, out_dir=out, progress=progress)

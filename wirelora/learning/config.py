@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from wirelora.config import (
     ConfigError,
@@ -13,9 +12,11 @@ from wirelora.config import (
     check_probability,
     require,
 )
+from wirelora.correction.config import CorrectionConfig, PolicyConfig
 from wirelora.learning.events import ChurnConfig, Event, members_at, timeline
 from wirelora.learning.schedule import GRAPH_KINDS, edges_graph
 from wirelora.learning.tasks import TaskConfig
+from wirelora.wireless.config import WirelessConfig
 
 __all__ = ["ModelConfig", "TrainerConfig", "OracleConfig", "RunConfig"]
 
@@ -50,9 +51,9 @@ class ModelConfig:
 class TrainerConfig:
     rounds: int = 100
     local_steps: int = 1
-    step_size: float = 0.5
+    step_size: float = 0.03
     prox: float = 0.0
-    gamma: float = 0.4  # mixing damping W(γ) = (1 − γ) I + γ W
+    gamma: float = 1.0  # mixing damping W(γ) = (1 − γ) I + γ W
     density: float = 0.4  # edge density of the random per-group graphs
     sync_period: int = 1
     optimizer: str = (
@@ -128,7 +129,11 @@ class OracleConfig:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """A whole run. ``correction`` and ``policy`` are free-form sections read by the correction layer."""
+    """A whole run: every section typed and validated at load (an unknown key anywhere is a ConfigError).
+
+    ``correction`` None (the default) is plain DGD; a ``correction:`` section (even ``{}``) runs its method
+    after each event, with the ``policy:`` and ``wireless:`` sections (used only by a correction run).
+    """
 
     name: str = "run"
     seed: int = 0
@@ -138,8 +143,9 @@ class RunConfig:
     events: tuple[Event, ...] = ()
     churn: ChurnConfig = field(default_factory=ChurnConfig)
     oracle: OracleConfig = field(default_factory=OracleConfig)
-    correction: dict[str, Any] = field(default_factory=dict)
-    policy: dict[str, Any] = field(default_factory=dict)
+    correction: CorrectionConfig | None = None
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    wireless: WirelessConfig = field(default_factory=WirelessConfig)
 
     def __post_init__(self):
         require(isinstance(self.seed, int) and self.seed >= 0, "seed", self.seed, "must be an integer >= 0")
@@ -149,6 +155,14 @@ class RunConfig:
         timeline(self.events, initial, pool, self.trainer.rounds)
         if self.churn.rate > 0 and self.events:
             raise ConfigError("churn.rate: give either an events list or a churn rate, not both")
+        if self.correction is None:
+            for name, default in (("policy", PolicyConfig()), ("wireless", WirelessConfig())):
+                require(
+                    getattr(self, name) == default,
+                    name,
+                    "{...}",
+                    "is read only by a correction run: add a correction section (e.g. correction: {})",
+                )
         if self.trainer.graph == "edges":
             self._check_edges(pool, initial)
         else:
