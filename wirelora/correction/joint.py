@@ -37,6 +37,7 @@ from wirelora.network.topology import (
     metropolis_weights,
     random_connected_graph,
 )
+from wirelora.streams import stream
 from wirelora.units import dbm_to_w
 from wirelora.wireless.config import WirelessConfig
 
@@ -89,7 +90,7 @@ class JointRound:
 def round_rng(seed: int, round_index: int) -> np.random.Generator:
     """The generator of one round's channel and graphs: a pure function of (seed, round) (resume needs no
     state)."""
-    return np.random.default_rng([int(seed), 48271, int(round_index)])
+    return stream("channel_round", seed, round_index)
 
 
 def skip_period(round_index: int) -> int:
@@ -109,7 +110,7 @@ def expected_consensus_rate(num_devices: int, density, *, damping=None, samples:
     damp = dens if damping is None else np.broadcast_to(np.asarray(damping, dtype=float), dens.shape)
     out = np.empty(dens.shape)
     for i, (d, g) in enumerate(zip(dens, damp)):
-        rng = np.random.default_rng([int(seed), 7, int(round(d * 1e6))])
+        rng = stream("consensus_rate", seed, round(d * 1e6))
         rates = [
             consensus_rate(
                 damped_mixing(metropolis_weights(random_connected_graph(num_devices, d, rng=rng)), g)

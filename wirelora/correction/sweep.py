@@ -34,6 +34,7 @@ from wirelora.correction import plan as _plan
 from wirelora.correction.baselines import CorrectionMethod, MethodContext, Recorder
 from wirelora.evaluation import metrics as _metrics
 from wirelora.evaluation.history import History
+from wirelora.streams import stream
 from wirelora.wireless.config import WirelessConfig
 
 __all__ = ["parse_sections", "make_method", "run_method", "annotate", "sweep", "table", "SWEEP_ARMS"]
@@ -62,7 +63,7 @@ def _positions(config, wireless: WirelessConfig) -> np.ndarray:
     from wirelora.wireless.channel import place_devices
 
     return place_devices(
-        config.task.num_devices, wireless.radius_m, rng=np.random.default_rng([config.seed, 99])
+        config.task.num_devices, wireless.radius_m, rng=stream("device_positions", config.seed)
     )
 
 

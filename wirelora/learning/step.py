@@ -17,6 +17,7 @@ from wirelora.learning.hooks import Batch
 from wirelora.learning.reference import loop_grads
 from wirelora.learning.schedule import Schedule
 from wirelora.learning.stacked import fold, logits_of, row_losses
+from wirelora.streams import stream
 
 if TYPE_CHECKING:
     from wirelora.learning.state import TrainerState
@@ -52,7 +53,7 @@ def adam_update(
 
 def _batch(state: TrainerState, rows: Sequence[str], round_index: int, step: int, tag: int) -> Batch:
     b = min(state.config.trainer.batch_size, state.task.train_x.shape[1])
-    rng = np.random.default_rng([state.seed, 11, tag, round_index, step])
+    rng = stream("batches", state.seed, tag, round_index, step)
     idx = np.argsort(rng.random((len(rows), state.task.train_x.shape[1])), axis=1)[:, :b]  # [R, b]
     dev = state.task.index(rows)
     x = state.train_x[torch.as_tensor(dev[:, None]), torch.as_tensor(idx)]  # [R, b, ...]
