@@ -31,7 +31,7 @@ class ModelConfig:
     name: str = "tiny-lm"
     basis: str = "slotted"
     ranks: dict[str, int] | None = None
-    max_devices: int | None = None  # slots per layer; default: the task's device pool
+    max_devices: int | None = None  # slots per layer; default: the task's pool; at most the card's
     scaling: float = 1.0
 
     def __post_init__(self):
@@ -59,6 +59,9 @@ class TrainerConfig:
     optimizer: str = (
         "adam"  # per-device local optimizer: sgd (B ← B − η g) or adam (moments stay on the device)
     )
+    adam_beta1: float = 0.9  # Adam's moment decays and ε (optimizer: adam)
+    adam_beta2: float = 0.999
+    adam_eps: float = 1e-8
     graph: str = "random"
     edges: tuple[tuple[str, str], ...] = ()  # graph: edges — device-name pairs, e.g. [[d0, d1], [d1, d2]]
     mixing_rule: str = "mh"
@@ -82,6 +85,10 @@ class TrainerConfig:
             v = getattr(self, name)
             require(isinstance(v, int) and v >= 0, f"trainer.{name}", v, "must be an integer >= 0")
         check_positive("trainer.step_size", self.step_size)
+        for name in ("adam_beta1", "adam_beta2"):
+            v = getattr(self, name)
+            require(isinstance(v, int | float) and 0 <= v < 1, f"trainer.{name}", v, "must be in [0, 1)")
+        check_positive("trainer.adam_eps", self.adam_eps)
         check_nonnegative("trainer.prox", self.prox)
         check_probability("trainer.gamma", self.gamma)
         check_probability("trainer.density", self.density)

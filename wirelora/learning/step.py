@@ -38,9 +38,9 @@ def adam_update(
     moments: Mapping[str, torch.Tensor],
     grad: torch.Tensor,
     *,
-    beta1: float = 0.9,
-    beta2: float = 0.999,
-    eps: float = 1e-8,
+    beta1: float,
+    beta2: float,
+    eps: float,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """One Adam update: (bias-corrected m̂ / (√v̂ + ε), the new moments). Moments stay zero where a gradient is
     masked."""
@@ -189,8 +189,14 @@ def _direction(state: TrainerState, name: str, grad: torch.Tensor, rows: torch.T
     all): the gradient itself (sgd), or Adam's with the rows' moments updated in ``state.opt``."""
     if state.config.trainer.optimizer == "sgd":
         return grad
-    o = state.opt[name]
-    direction, new = adam_update(o if rows is None else {k: v[rows] for k, v in o.items()}, grad)
+    o, tc = state.opt[name], state.config.trainer
+    direction, new = adam_update(
+        o if rows is None else {k: v[rows] for k, v in o.items()},
+        grad,
+        beta1=tc.adam_beta1,
+        beta2=tc.adam_beta2,
+        eps=tc.adam_eps,
+    )
     if rows is None:
         state.opt[name] = new
     else:
