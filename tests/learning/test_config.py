@@ -87,3 +87,15 @@ def test_run_config_round_trips_through_its_dict():
 
     cfg = load_run_config("leave-only-correction", ["wireless.graph=channel_aware", "policy.rule=fisher"])
     assert from_dict(RunConfig, to_dict(cfg)) == cfg
+
+
+def test_the_model_cards_max_devices_bounds_the_slots():
+    from wirelora.learning.state import TrainerState
+
+    raw = ["task.num_devices=9", "task.initial_devices=6", "oracle.enabled=false"]
+    with pytest.raises(
+        ConfigError, match=r"^task.num_devices=9: the model card 'tiny-mlp' has slots for at most"
+    ):
+        TrainerState(load_run_config("leave-only-mlp", raw), seed=0)
+    with pytest.raises(ConfigError, match=r"^model.max_devices=9: the model card"):
+        TrainerState(load_run_config("leave-only-mlp", ["model.max_devices=9"]), seed=0)
