@@ -99,3 +99,12 @@ def test_the_model_cards_max_devices_bounds_the_slots():
         TrainerState(load_run_config("leave-only-mlp", raw), seed=0)
     with pytest.raises(ConfigError, match=r"^model.max_devices=9: the model card"):
         TrainerState(load_run_config("leave-only-mlp", ["model.max_devices=9"]), seed=0)
+
+
+def test_an_unknown_layer_group_in_model_ranks_is_named():
+    from wirelora.learning.state import TrainerState
+
+    with pytest.raises(
+        ConfigError, match=r"^model.ranks.foo=4: not a layer group of the model card 'tiny-mlp'"
+    ):
+        TrainerState(load_run_config("leave-only-mlp", ["model.ranks.foo=4"]), seed=0)

@@ -65,6 +65,13 @@ class TrainerState:
             model = PrototypeClassifier.from_label_names(model, tokenizer, self.task.label_names)
         else:
             self.task = build_task(config.task, **_task_dims(model, card), seed=self.seed)
+        unknown = sorted(set(config.model.ranks or {}) - set(card.ranks))
+        require(
+            not unknown,
+            f"model.ranks.{unknown[0] if unknown else ''}",
+            (config.model.ranks or {}).get(unknown[0]) if unknown else None,
+            f"not a layer group of the model card {config.model.name!r} ({', '.join(card.ranks)})",
+        )
         ranks = dict(config.model.ranks) if config.model.ranks is not None else dict(card.ranks)
         max_devices = config.model.max_devices or len(self.task.devices)
         require(
