@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/correction_table.py [CONFIG] [--set key=value ...] [--out DIR]
 
 CONFIG: a YAML path or a shipped config name (default: leave-only). Runs
-:func:`wirelora.correction.sweep.sweep` (the oracle once, each method and arm through the whole run) and
+:func:`wirelora.experiments.sweep.sweep` (the oracle once, each method and arm through the whole run) and
 writes benchmarks/results/correction_table.json: the table rows, each method's event-gap curve, and the wall
 time.
 """
@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 
 from wirelora.config import apply_overrides, from_dict, load_mapping
-from wirelora.correction.sweep import sweep
 from wirelora.evaluation.summary import table
+from wirelora.experiments.sweep import sweep
 
 HERE = Path(__file__).resolve().parent
 

@@ -18,21 +18,55 @@ import subprocess
 import sys
 from pathlib import Path
 
-SHORT_LEAVE = ["--set", "trainer.rounds=14", "--set", "events=[{round: 6, leave: [d0]}]",
-               "--set", "oracle.rounds=20"]
+SHORT_LEAVE = [
+    "--set",
+    "trainer.rounds=14",
+    "--set",
+    "events=[{round: 6, leave: [d0]}]",
+    "--set",
+    "oracle.rounds=20",
+]
 CASES = {
     "leave-only": ["leave-only", *SHORT_LEAVE],
     **{
         f"correction-{m}": ["leave-only-correction", *SHORT_LEAVE, "--set", f"correction.method={m}"]
-        for m in ("proposed", "naive", "no_correction", "retrain", "ewc", "federaser_d2d", "influence_d2d",
-                  "kd_unlearn")
+        for m in (
+            "proposed",
+            "naive",
+            "no_correction",
+            "retrain",
+            "ewc",
+            "federaser_d2d",
+            "influence_d2d",
+            "kd_unlearn",
+        )
     },
-    "correction-fisher-full": ["leave-only-correction", *SHORT_LEAVE, "--set", "policy.arm=full",
-                               "--set", "policy.rule=fisher"],
-    "long-run": ["long-run", "--set", "trainer.rounds=40", "--set", "oracle.rounds=20", "--set",
-                 "events=[{round: 10, leave: [d0]}, {round: 20, join: [d6]}, {round: 30, leave: [d1]}]"],
-    "leave-only-mlp": ["leave-only-mlp", "--set", "trainer.rounds=30", "--set",
-                       "events=[{round: 15, leave: [d0]}]", "--set", "oracle.rounds=20"],
+    "correction-fisher-full": [
+        "leave-only-correction",
+        *SHORT_LEAVE,
+        "--set",
+        "policy.arm=full",
+        "--set",
+        "policy.rule=fisher",
+    ],
+    "long-run": [
+        "long-run",
+        "--set",
+        "trainer.rounds=40",
+        "--set",
+        "oracle.rounds=20",
+        "--set",
+        "events=[{round: 10, leave: [d0]}, {round: 20, join: [d6]}, {round: 30, leave: [d1]}]",
+    ],
+    "leave-only-mlp": [
+        "leave-only-mlp",
+        "--set",
+        "trainer.rounds=30",
+        "--set",
+        "events=[{round: 15, leave: [d0]}]",
+        "--set",
+        "oracle.rounds=20",
+    ],
 }
 TIMING = {"wall_time_s", "solve_time_s", "elapsed_s", "time_s_wall"}
 

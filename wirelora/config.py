@@ -3,7 +3,7 @@
 This module holds the generic machinery only; each config dataclass lives beside the code it configures and
 validates itself in ``__post_init__`` with :func:`require` (errors name the field and the bad value).
 
-    raw = load_mapping("run.yaml")                       # dict, or ConfigError with the file and the reason
+    raw = load_mapping("run.yaml")                       # dict (``base:`` resolved), or ConfigError
     raw = apply_overrides(raw, ["trainer.rounds=20"])    # values parsed as YAML scalars
     cfg = from_dict(RunConfig, raw)                      # unknown keys -> ConfigError
     to_jsonable(cfg)                                     # back to plain JSON-able data (NaN -> None)
@@ -129,10 +129,39 @@ def _nesting(text: str) -> int:
 
 def load_mapping(path: str | Path) -> dict:
     """Read a YAML or JSON file holding a mapping. Errors name the file and what is wrong with it: missing,
-    unreadable, not UTF-8 text, malformed, a key given twice, nested deeper than :data:`MAX_DEPTH`."""
+    unreadable, not UTF-8 text, malformed, a key given twice, nested deeper than :data:`MAX_DEPTH`.
+
+    A top-level ``base: other.yaml`` (relative to the file) inherits that file's mapping: this file's keys are
+    merged over it, section by section (mappings merge recursively; any other value, lists too, replaces).
+    Bases may chain; a cycle is a ConfigError.
+    """
+    return _load_with_base(Path(path), ())
+
+
+def _merge(base: Mapping, over: Mapping) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) else v
+    return out
+
+
+def _load_with_base(path: Path, chain: tuple[Path, ...]) -> dict:
+    data = _read_mapping(path)
+    if "base" not in data:
+        return data
+    ref = data.pop("base")
+    require(isinstance(ref, str) and bool(ref), f"{path}: base", ref, "must be a file name")
+    base_path = (path.parent / ref).resolve()
+    here = path.resolve()
+    if base_path in (*chain, here):
+        cycle = " -> ".join(p.name for p in (*chain, here, base_path))
+        raise ConfigError(f"config file {str(path)!r}: base cycle {cycle}")
+    return _merge(_load_with_base(base_path, (*chain, here)), data)
+
+
+def _read_mapping(path: Path) -> dict:
     import yaml
 
-    path = Path(path)
     name = f"config file {str(path)!r}"
     if not path.exists():
         raise ConfigError(f"{name}: no such file")

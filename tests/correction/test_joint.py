@@ -4,17 +4,19 @@ import numpy as np
 import pytest
 
 from wirelora.config import ConfigError
+from wirelora.correction import config as C
 from wirelora.correction import joint as J
-from wirelora.correction import policy as P
+from wirelora.correction import plan as PL
 from wirelora.network.topology import is_connected
 from wirelora.wireless.channel import place_devices
+from wirelora.wireless.config import WirelessConfig
 
 PAYLOAD = np.array([4.0, 8.0, 16.0]) * 128 * 6 * 32  # bits of the three groups' factors
 
 
 @pytest.fixture
 def plan():
-    return P.fisher_plan([0.635, 1.139, 2.055], P.PolicyConfig(sync_max=1))
+    return PL.fisher_plan([0.635, 1.139, 2.055], C.PolicyConfig(sync_max=1))
 
 
 @pytest.fixture
@@ -23,7 +25,7 @@ def positions():
 
 
 def test_caps_are_never_exceeded(plan, positions):
-    free = J.JointConfig(total_bandwidth_hz=2e6)
+    free = WirelessConfig(total_bandwidth_hz=2e6)
     lat_free = [
         J.joint_round(plan, round_index=k, payload_bits=PAYLOAD, positions_m=positions, cfg=free, seed=0)
         for k in range(8)
@@ -31,7 +33,7 @@ def test_caps_are_never_exceeded(plan, positions):
     # caps set between the least and the typical unconstrained values, so that thinning is needed
     cap = float(np.median([r.link_latency_s.max() for r in lat_free])) * 0.7
     budget = float(np.median([r.bits for r in lat_free])) * 0.9 + 2e6 * cap
-    cfg = J.JointConfig(total_bandwidth_hz=2e6, latency_cap_s=cap, budget_cost=budget, beta_tau=2e6)
+    cfg = WirelessConfig(total_bandwidth_hz=2e6, latency_cap_s=cap, budget_cost=budget, beta_tau=2e6)
     thinned = 0
     for k in range(8):
         r = J.joint_round(plan, round_index=k, payload_bits=PAYLOAD, positions_m=positions, cfg=cfg, seed=0)
@@ -45,9 +47,9 @@ def test_caps_are_never_exceeded(plan, positions):
 
 
 def test_thinning_hits_the_lowest_priority_group_first(plan, positions):
-    free = J.JointConfig(total_bandwidth_hz=2e6, budget_cost=1e12, beta_tau=1e6)
+    free = WirelessConfig(total_bandwidth_hz=2e6, budget_cost=1e12, beta_tau=1e6)
     r0 = J.joint_round(plan, round_index=1, payload_bits=PAYLOAD, positions_m=positions, cfg=free, seed=0)
-    cfg = J.JointConfig(total_bandwidth_hz=2e6, budget_cost=0.85 * r0.edge_cost_total, beta_tau=1e6)
+    cfg = WirelessConfig(total_bandwidth_hz=2e6, budget_cost=0.85 * r0.edge_cost_total, beta_tau=1e6)
     r = J.joint_round(plan, round_index=1, payload_bits=PAYLOAD, positions_m=positions, cfg=cfg, seed=0)
     edges0, edges = r0.adjacency.sum(axis=(1, 2)) // 2, r.adjacency.sum(axis=(1, 2)) // 2
     assert r.thinned > 0
@@ -58,8 +60,8 @@ def test_thinning_hits_the_lowest_priority_group_first(plan, positions):
 
 
 def test_sync_period_and_determinism(positions):
-    plan = P.fisher_plan([0.635, 1.139, 2.055], P.PolicyConfig(sync_max=4))
-    cfg = J.JointConfig()
+    plan = PL.fisher_plan([0.635, 1.139, 2.055], C.PolicyConfig(sync_max=4))
+    cfg = WirelessConfig()
     a = J.joint_round(plan, round_index=3, payload_bits=PAYLOAD, positions_m=positions, cfg=cfg, seed=7)
     b = J.joint_round(plan, round_index=3, payload_bits=PAYLOAD, positions_m=positions, cfg=cfg, seed=7)
     assert np.array_equal(a.bandwidth_hz, b.bandwidth_hz) and a.record() == b.record()
@@ -69,10 +71,10 @@ def test_sync_period_and_determinism(positions):
 
 
 def test_channel_aware_graph_uses_strong_links(plan, positions):
-    cfg = J.JointConfig(graph="channel_aware")
+    cfg = WirelessConfig(graph="channel_aware")
     r = J.joint_round(plan, round_index=0, payload_bits=PAYLOAD, positions_m=positions, cfg=cfg, seed=0)
     rnd = J.joint_round(
-        plan, round_index=0, payload_bits=PAYLOAD, positions_m=positions, cfg=J.JointConfig(), seed=0
+        plan, round_index=0, payload_bits=PAYLOAD, positions_m=positions, cfg=WirelessConfig(), seed=0
     )
     assert r.latency_s < rnd.latency_s
 
@@ -83,9 +85,9 @@ def test_expected_rate_falls_with_density():
 
 
 def test_no_gossip_round_and_skip_period(positions):
-    plan = P.no_correction_schedule(3)
+    plan = PL.no_correction_schedule(3)
     r = J.joint_round(
-        plan, round_index=5, payload_bits=PAYLOAD, positions_m=positions, cfg=J.JointConfig(), seed=0
+        plan, round_index=5, payload_bits=PAYLOAD, positions_m=positions, cfg=WirelessConfig(), seed=0
     )
     assert r.bits == 0 and r.latency_s == 0 and not r.syncs.any()
     assert all(k % J.skip_period(k) != 0 for k in range(1, 50))
@@ -93,6 +95,6 @@ def test_no_gossip_round_and_skip_period(positions):
 
 def test_bad_wireless_config_names_the_field():
     with pytest.raises(ConfigError, match="wireless.graph"):
-        J.JointConfig(graph="mesh")
+        WirelessConfig(graph="mesh")
     with pytest.raises(ConfigError, match="wireless.latency_cap_s"):
-        J.JointConfig(latency_cap_s=0.0)
+        WirelessConfig(latency_cap_s=0.0)

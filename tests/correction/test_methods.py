@@ -5,9 +5,10 @@ import pytest
 import torch
 
 from wirelora.config import from_dict
+from wirelora.correction import config as P
 from wirelora.correction import joint as J
-from wirelora.correction import policy as P
 from wirelora.correction.methods import METHODS, MethodContext, build
+from wirelora.wireless.config import WirelessConfig
 
 pytest.importorskip("peft")
 
@@ -29,10 +30,10 @@ RAW = {
 }
 
 
-def _config(**correction):
+def _config(wireless=None, **correction):
     from wirelora.learning.config import RunConfig
 
-    raw = {**RAW, "correction": {**RAW["correction"], **correction}}
+    raw = {**RAW, "correction": {**RAW["correction"], **correction}, "wireless": wireless or {}}
     return from_dict(RunConfig, raw)
 
 
@@ -54,12 +55,12 @@ def trained():
     return blocks, slots
 
 
-def _context(kind, **correction):
+def _context(kind, wireless=None, **correction):
     cc = P.CorrectionConfig(method=kind, rounds=3, **correction)
     return MethodContext(
         correction=cc,
         policy=P.PolicyConfig(),
-        wireless=cc.joint,
+        wireless=from_dict(WirelessConfig, wireless or {}, prefix="wireless"),
         seed=0,
         positions_m=np.random.default_rng(0).uniform(-100, 100, (4, 2)),
     )

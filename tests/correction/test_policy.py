@@ -6,7 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wirelora.config import ConfigError
-from wirelora.correction import policy as P
+from wirelora.correction import config as C
+from wirelora.correction import plan as PL
+from wirelora.correction import priority as PR
+from wirelora.correction import residual_rule as RR
 from wirelora.correction import residuals as R
 
 
@@ -42,43 +45,43 @@ def test_fisher_matches_the_definition_and_scales_with_the_data():
     gs = resid[:, :, None] * feat[:, None, :]
     assert torch.allclose(ps, gs)
     f_expect = np.mean([gi.T @ gi for gi in gs.numpy()], axis=0)
-    assert np.allclose(P.empirical_fisher(ps), f_expect, rtol=1e-12)
+    assert np.allclose(PR.empirical_fisher(ps), f_expect, rtol=1e-12)
     # Scaling the group's inputs and targets by c scales every G by c²: λ_max(F) by c⁴, the energy by c⁴
-    s1 = P.fisher_score(ps, dev)
+    s1 = PR.fisher_score(ps, dev)
     ps2, dev2 = _group_grads(2.0 * x, 2.0 * t, a, b)
-    assert P.fisher_score(ps2, dev2) == pytest.approx(2.0**8 * s1, rel=1e-10)
+    assert PR.fisher_score(ps2, dev2) == pytest.approx(2.0**8 * s1, rel=1e-10)
     # ... and shifts the priority toward that group
     other = 0.5 * s1
-    p_before = P.priorities([s1, other])
-    p_after = P.priorities([P.fisher_score(ps2, dev2), other])
+    p_before = PR.priorities([s1, other])
+    p_after = PR.priorities([PR.fisher_score(ps2, dev2), other])
     assert p_after[0] > p_before[0] and p_after.sum() == pytest.approx(1.0)
 
 
 def test_fisher_sums_layers():
     rng = np.random.default_rng(0)
     l1, l2 = rng.standard_normal((6, 3, 4)), rng.standard_normal((6, 7, 4))
-    assert np.allclose(P.empirical_fisher([l1, l2]), P.empirical_fisher(l1) + P.empirical_fisher(l2))
+    assert np.allclose(PR.empirical_fisher([l1, l2]), PR.empirical_fisher(l1) + PR.empirical_fisher(l2))
     with pytest.raises(ValueError, match="per_sample_grads"):
-        P.empirical_fisher([l1, rng.standard_normal((6, 3, 5))])
+        PR.empirical_fisher([l1, rng.standard_normal((6, 3, 5))])
 
 
 def test_gradient_energy_and_spread_by_hand():
     grads = np.array([[[1.0, 2.0]], [[3.0, 0.0]]])  # [M=2, out=1, r=2]
-    assert P.gradient_energy(grads) == pytest.approx((5.0 + 9.0) / 2)
-    assert P.gradient_spread(grads) == pytest.approx(((1 - 2) ** 2 + (2 - 1) ** 2) * 2 / 2)
+    assert PR.gradient_energy(grads) == pytest.approx((5.0 + 9.0) / 2)
+    assert PR.gradient_spread(grads) == pytest.approx(((1 - 2) ** 2 + (2 - 1) ** 2) * 2 / 2)
 
 
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.floats(0, 1e6, allow_nan=False), min_size=1, max_size=6).filter(lambda s: sum(s) > 1e-3))
 def test_priorities_sum_to_one(scores):
-    p = P.priorities(scores)
+    p = PR.priorities(scores)
     assert np.all(p >= 0) and p.sum() == pytest.approx(1.0, abs=1e-9)
 
 
 def test_schedule_maps_as_specified():
-    cfg = P.PolicyConfig(n_min=1, n_max=5, lambda_max=0.01, gamma_min=0.2, sync_max=4)
+    cfg = C.PolicyConfig(n_min=1, n_max=5, lambda_max=0.01, gamma_min=0.2, sync_max=4)
     p = np.array([0.1, 0.3, 0.6])
-    plan = P.priority_schedule(p, cfg)
+    plan = PL.priority_schedule(p, cfg)
     assert plan.local_steps.tolist() == [1 + int(4 * 0.1), 1 + int(4 * 0.3), 1 + int(4 * 0.6)]  # [1, 2, 3]
     assert np.allclose(plan.prox, 0.01 * p)
     assert np.allclose(plan.gamma, 0.2 + 0.8 * p)
@@ -87,24 +90,24 @@ def test_schedule_maps_as_specified():
 
 def test_table_ii_binned():
     # The paper's Table II: S = (0.635, 1.139, 2.055) -> n = (1, 1, 2), λ = (0, 0, 1e-3), γ = 0.40 for all
-    plan = P.fisher_plan([0.635, 1.139, 2.055], P.PolicyConfig(binned=True))
+    plan = PL.fisher_plan([0.635, 1.139, 2.055], C.PolicyConfig(binned=True))
     assert plan.local_steps.tolist() == [1, 1, 2]
     assert plan.prox.tolist() == [0.0, 0.0, 1e-3]
     assert plan.gamma.tolist() == [0.4, 0.4, 0.4]
     # the continuous map with n_max = 3 gives the same local steps (the floor)
-    assert P.fisher_plan([0.635, 1.139, 2.055], P.PolicyConfig()).local_steps.tolist() == [1, 1, 2]
+    assert PL.fisher_plan([0.635, 1.139, 2.055], C.PolicyConfig()).local_steps.tolist() == [1, 1, 2]
 
 
-@pytest.mark.parametrize("arm", P.ARMS)
+@pytest.mark.parametrize("arm", C.ARMS)
 def test_arms_drive_only_their_knobs(arm):
-    cfg = P.PolicyConfig(arm=arm, n_max=5, sync_max=4)
+    cfg = C.PolicyConfig(arm=arm, n_max=5, sync_max=4)
     scores = [0.5, 1.0, 3.0]
-    plan = P.fisher_plan(scores, cfg)
-    uni = P.uniform_schedule(3, cfg)
+    plan = PL.fisher_plan(scores, cfg)
+    uni = PL.uniform_schedule(3, cfg)
     if arm == "no_correction":
         assert plan.local_steps.tolist() == [0, 0, 0] and np.all(plan.gamma == 0)
         return
-    full = P.fisher_plan(scores, P.PolicyConfig(arm="full", n_max=5, sync_max=4))
+    full = PL.fisher_plan(scores, C.PolicyConfig(arm="full", n_max=5, sync_max=4))
     knobs = {"local": "local_steps", "prox": "prox", "topology": "gamma", "sync": "sync_period"}
     for action, attr in knobs.items():
         expect = full if action in cfg.actions else uni
@@ -114,7 +117,7 @@ def test_arms_drive_only_their_knobs(arm):
 
 
 def test_uniform_schedule_values():
-    plan = P.uniform_schedule(3, P.PolicyConfig(n_min=1, n_max=4, lambda_max=0.3, gamma_min=0.1))
+    plan = PL.uniform_schedule(3, C.PolicyConfig(n_min=1, n_max=4, lambda_max=0.3, gamma_min=0.1))
     assert plan.local_steps.tolist() == [2, 2, 2] and np.allclose(plan.prox, 0.1)
     assert np.allclose(plan.gamma, 0.1 + 0.9 / 3) and plan.sync_period.tolist() == [1, 1, 1]
 
@@ -131,18 +134,18 @@ def test_uniform_schedule_values():
 )
 def test_bad_policy_config_names_the_field(kwargs, field):
     with pytest.raises(ConfigError, match=field):
-        P.PolicyConfig(**kwargs)
+        C.PolicyConfig(**kwargs)
 
 
 def test_bad_correction_config_names_the_field():
     with pytest.raises(ConfigError, match="correction.method"):
-        P.CorrectionConfig(method="magic")
+        C.CorrectionConfig(method="magic")
     with pytest.raises(ConfigError, match="correction.rounds"):
-        P.CorrectionConfig(rounds=-1)
+        C.CorrectionConfig(rounds=-1)
 
 
 # ------------------------------------------------------------------------------------ dominant residual
-_CFG = P.REGIME_POLICY  # the regime figure's settings
+_CFG = RR.REGIME_POLICY  # the regime figure's settings
 _REGIMES = {  # name -> (hand-set μ, ζ, ρ, gap, disagreement), the action that attacks its residual
     "loc": (dict(mu=0.05, zeta=0.0, rho=0.2, init_gap=3.0, disagreement=0.0), "local"),
     "con": (dict(mu=0.05, zeta=0.05, rho=0.99, init_gap=0.0, disagreement=20.0), "topology"),
@@ -168,11 +171,11 @@ def test_dominant_residual_switches_actions_across_regimes():
     for name, (params, expected) in _REGIMES.items():
         q = R.SyntheticQuadratic(gamma_min=_CFG.gamma_min, **params)
         state = q.build(seed=0)
-        obs = P.quadratic_observables(state)
-        plan = P.residual_plan(obs, _CFG, rounds=20, step_size=0.5, **P.quadratic_policy_inputs(state))
+        obs = RR.quadratic_observables(state)
+        plan = RR.residual_plan(obs, _CFG, rounds=20, step_size=0.5, **RR.quadratic_policy_inputs(state))
         first = plan.actions[0][1]
         chosen[name] = first
-        grid = P.regime_grid(rounds=20, step_size=0.5, cfg=_CFG, **params)
+        grid = RR.regime_grid(rounds=20, step_size=0.5, cfg=_CFG, **params)
         assert str(grid["dominant"]) == name  # the regime is what it says
         assert first == expected, (name, plan.actions)
         # the rule's choice is the action that truly helps most on the quadratic (simulated DGD)
@@ -182,7 +185,7 @@ def test_dominant_residual_switches_actions_across_regimes():
 
 
 def test_regime_grid_shape_and_switch():
-    grid = P.regime_grid(
+    grid = RR.regime_grid(
         zeta=[0.0, 1.0],
         rho=[0.0, 0.99],
         mu=0.1,
@@ -199,25 +202,25 @@ def test_regime_grid_shape_and_switch():
 
 
 def test_residual_plan_respects_budgets():
-    obs = P.Observables(
+    obs = RR.Observables(
         grad_energy=np.array([1.0, 0.5, 2.0]),
         grad_spread=np.array([0.3, 0.3, 0.3]),
         disagreement=np.array([1.0, 1.0, 1.0]),
         smoothness=np.array([1.0, 1.0, 1.0]),
     )
-    cfg = P.PolicyConfig(rule="residual", compute_budget=1.5, comm_budget=0.7, min_gain=0.0)
+    cfg = C.PolicyConfig(rule="residual", compute_budget=1.5, comm_budget=0.7, min_gain=0.0)
     kw = dict(
         rho_fn=lambda g: 1.0 - 0.8 * np.asarray(g),
         payload_bits=np.array([1.0, 2.0, 4.0]),
         compute_units=np.array([1.0, 2.0, 4.0]),
         edges_fn=lambda g: 5 + round(10 * g),
     )
-    plan = P.residual_plan(obs, cfg, rounds=30, step_size=0.3, **kw)
-    uni = P.uniform_schedule(3, cfg)
+    plan = RR.residual_plan(obs, cfg, rounds=30, step_size=0.3, **kw)
+    uni = PL.uniform_schedule(3, cfg)
     assert plan.actions  # it did something
     assert (
-        P.plan_compute(plan, kw["compute_units"]).sum()
-        <= 1.5 * P.plan_compute(uni, kw["compute_units"]).sum()
+        RR.plan_compute(plan, kw["compute_units"]).sum()
+        <= 1.5 * RR.plan_compute(uni, kw["compute_units"]).sum()
     )
-    bits = P.plan_comm_bits(plan, kw["payload_bits"], kw["edges_fn"]).sum()
-    assert bits <= 0.7 * P.plan_comm_bits(uni, kw["payload_bits"], kw["edges_fn"]).sum() + 1e-9
+    bits = RR.plan_comm_bits(plan, kw["payload_bits"], kw["edges_fn"]).sum()
+    assert bits <= 0.7 * RR.plan_comm_bits(uni, kw["payload_bits"], kw["edges_fn"]).sum() + 1e-9

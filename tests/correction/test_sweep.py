@@ -28,7 +28,7 @@ RAW = {
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    from wirelora.correction.sweep import sweep
+    from wirelora.experiments.sweep import sweep
     from wirelora.learning.config import RunConfig
 
     out = tmp_path_factory.mktemp("sweep")
@@ -125,17 +125,16 @@ def test_leave_then_join_in_one_loop(method, tmp_path):
 
 
 def test_shipped_correction_config_parses():
-    from wirelora.correction.sweep import parse_sections
     from wirelora.experiments.runner import load_run_config
 
     cfg = load_run_config("leave-only-correction", ["correction.method=naive"])
-    cc, pc, wc = parse_sections(cfg)
+    cc, pc, wc = cfg.correction, cfg.policy, cfg.wireless
     assert cc.method == "naive" and cc.rounds == 60 and pc.rule == "residual" and wc.graph == "random"
     assert [e.round for e in cfg.events] == [cfg.trainer.rounds - cc.rounds]
     from wirelora.config import ConfigError
 
-    with pytest.raises(ConfigError, match="correction.wireless"):
-        parse_sections(load_run_config("leave-only-correction", ["correction.wireless.bogus=1"]))
+    with pytest.raises(ConfigError, match="unknown key wireless.bogus"):
+        load_run_config("leave-only-correction", ["wireless.bogus=1"])
 
 
 @pytest.mark.parametrize("method", ["proposed", "federaser_d2d", "ewc"])
@@ -162,7 +161,8 @@ def test_wl_run_runs_the_configs_correction():
     h = wl.run(from_dict(RunConfig, raw))
     assert h.meta["correction"]["method"] == "no_correction"
     assert all(r.get("event_gap") is not None for r in h.rounds if r["round"] >= 5)
-    plain = wl.run(from_dict(RunConfig, {**RAW, "correction": {}}))  # no section: plain DGD
+    no_section = {k: v for k, v in RAW.items() if k != "correction"}
+    plain = wl.run(from_dict(RunConfig, no_section))  # no correction section: plain DGD
     assert "correction" not in plain.meta and "event_gap" not in plain.rounds[-1]
 
 

@@ -4,7 +4,7 @@ names the config accepts."""
 import pytest
 
 from wirelora.cli import main
-from wirelora.correction import policy
+from wirelora.correction import config as policy
 from wirelora.evaluation import names
 
 

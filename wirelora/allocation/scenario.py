@@ -41,6 +41,7 @@ from wirelora.config import (
     require,
 )
 from wirelora.units import db_to_lin, dbm_to_w
+from wirelora.wireless.config import WirelessConfig
 
 __all__ = [
     "random_instance",
@@ -137,13 +138,13 @@ class Scenario:
     objective: str = "minmax"
     links: tuple[LinkSpec, ...] | None = None
     num_devices: int | None = None
-    radius_m: float = 250.0
+    radius_m: float = WirelessConfig.radius_m
     seed: int = 0
     density: float = 0.4
     graph: str = "random"
     groups: tuple[GroupSpec, ...] | None = None
-    tx_power_dbm: float = 20.0
-    noise_psd_dbm_hz: float = -174.0
+    tx_power_dbm: float = WirelessConfig.tx_power_dbm
+    noise_psd_dbm_hz: float = WirelessConfig.noise_psd_dbm_hz
     latency_cap_s: float | None = None
     energy_cap_j: float | None = None
     budget: BudgetSpec | None = None
@@ -206,7 +207,7 @@ class Problem:
     samples: np.ndarray | None = None
 
 
-def random_instance(num_links: int, *, seed: int, radius_m: float = 250.0):
+def random_instance(num_links: int, *, seed: int, radius_m: float = WirelessConfig.radius_m):
     """A mixed weak/strong instance as real channels give (the benchmark's and the deep-fading tests').
 
     ``num_links`` links drawn without replacement from all device pairs of a disc of ``radius_m`` (just enough

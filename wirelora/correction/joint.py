@@ -26,8 +26,7 @@ import dataclasses
 
 import numpy as np
 
-from wirelora.config import check_choice, check_positive, require
-from wirelora.correction.policy import GroupPlan
+from wirelora.correction.plan import GroupPlan
 from wirelora.errors import InfeasibleError
 from wirelora.network.topology import (
     channel_aware_graph,
@@ -38,80 +37,17 @@ from wirelora.network.topology import (
     metropolis_weights,
     random_connected_graph,
 )
+from wirelora.streams import stream
 from wirelora.units import dbm_to_w
+from wirelora.wireless.config import WirelessConfig
 
 __all__ = [
-    "GRAPHS",
-    "JointConfig",
     "JointRound",
     "joint_round",
     "round_rng",
     "expected_consensus_rate",
     "skip_period",
 ]
-
-GRAPHS = ("random", "channel_aware")
-
-
-@dataclasses.dataclass(frozen=True)
-class JointConfig:
-    """The wireless side of a correction run (the ``wireless:`` section of a run config).
-
-    total_bandwidth_hz : B_tot per round. latency_cap_s : τ_max per link (None: no cap). budget_cost : C_t,
-    the per-round budget on Σ_g Σ_e c_ge in bits (None: no budget); beta_tau : β_τ, the cost of a second of
-    latency in bits. graph : "random" (density γ_g) or "channel_aware" (the strongest links). damping : the
-    mixing weight of W(γ) = (1 − γ) I + γ W (None: the trainer's ``gamma``; the policy's γ_g sets the
-    density). bits_per_scalar : q_b. radius_m, tx_power_dbm, noise_psd_dbm_hz : the channel (method.md §7).
-    max_iterations : BCD iterations per round.
-    """
-
-    total_bandwidth_hz: float = 10e6
-    latency_cap_s: float | None = None
-    budget_cost: float | None = None
-    beta_tau: float = 1e6
-    graph: str = "random"
-    damping: float | None = None
-    bits_per_scalar: int = 32
-    radius_m: float = 250.0
-    tx_power_dbm: float = 20.0
-    noise_psd_dbm_hz: float = -174.0
-    max_iterations: int = 200
-
-    def __post_init__(self):
-        check_positive("wireless.total_bandwidth_hz", self.total_bandwidth_hz)
-        if self.latency_cap_s is not None:
-            check_positive("wireless.latency_cap_s", self.latency_cap_s)
-        if self.budget_cost is not None:
-            check_positive("wireless.budget_cost", self.budget_cost)
-        check_positive("wireless.beta_tau", self.beta_tau)
-        check_choice("wireless.graph", self.graph, GRAPHS)
-        if self.damping is not None:
-            require(0 < self.damping <= 1, "wireless.damping", self.damping, "must be in (0, 1] or null")
-        require(
-            isinstance(self.bits_per_scalar, int) and self.bits_per_scalar >= 1,
-            "wireless.bits_per_scalar",
-            self.bits_per_scalar,
-            "must be an integer >= 1",
-        )
-        check_positive("wireless.radius_m", self.radius_m)
-        require(np.isfinite(self.tx_power_dbm), "wireless.tx_power_dbm", self.tx_power_dbm, "must be finite")
-        require(
-            np.isfinite(self.noise_psd_dbm_hz),
-            "wireless.noise_psd_dbm_hz",
-            self.noise_psd_dbm_hz,
-            "must be finite",
-        )
-        require(
-            isinstance(self.max_iterations, int) and self.max_iterations >= 1,
-            "wireless.max_iterations",
-            self.max_iterations,
-            "must be an integer >= 1",
-        )
-
-    def damping_for(self, gamma: np.ndarray, default: float) -> np.ndarray:
-        """The mixing weight per group: the fixed ``damping``, or ``default`` (the trainer's γ) if None."""
-        value = self.damping if self.damping is not None else default
-        return np.full(np.shape(gamma), float(value))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,7 +90,7 @@ class JointRound:
 def round_rng(seed: int, round_index: int) -> np.random.Generator:
     """The generator of one round's channel and graphs: a pure function of (seed, round) (resume needs no
     state)."""
-    return np.random.default_rng([int(seed), 48271, int(round_index)])
+    return stream("channel_round", seed, round_index)
 
 
 def skip_period(round_index: int) -> int:
@@ -174,7 +110,7 @@ def expected_consensus_rate(num_devices: int, density, *, damping=None, samples:
     damp = dens if damping is None else np.broadcast_to(np.asarray(damping, dtype=float), dens.shape)
     out = np.empty(dens.shape)
     for i, (d, g) in enumerate(zip(dens, damp)):
-        rng = np.random.default_rng([int(seed), 7, int(round(d * 1e6))])
+        rng = stream("consensus_rate", seed, round(d * 1e6))
         rates = [
             consensus_rate(
                 damped_mixing(metropolis_weights(random_connected_graph(num_devices, d, rng=rng)), g)
@@ -204,7 +140,7 @@ def joint_round(
     round_index: int,
     payload_bits,
     positions_m: np.ndarray,
-    cfg: JointConfig,
+    cfg: WirelessConfig,
     seed: int,
     correction_round: int | None = None,
 ) -> JointRound:

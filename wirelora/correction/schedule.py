@@ -28,6 +28,7 @@ from wirelora.network.topology import (
     random_connected_graph,
     ring_graph,
 )
+from wirelora.streams import stream
 
 __all__ = ["GroupSchedule", "Schedule", "uniform_schedule", "edges_graph", "GRAPH_KINDS", "graph_rng"]
 
@@ -120,7 +121,7 @@ def edges_graph(members: Sequence[str], edges: Sequence[Sequence[str]]) -> np.nd
 def graph_rng(seed: int, round_index: int, group_index: int) -> np.random.Generator:
     """The generator for one (round, group) graph draw: a pure function of its indices (resume needs no
     state)."""
-    return np.random.default_rng([int(seed), 7919, int(round_index), int(group_index)])
+    return stream("round_graph", seed, round_index, group_index)
 
 
 def _fixed_graph(
@@ -128,7 +129,7 @@ def _fixed_graph(
 ) -> np.ndarray:
     """One draw over the initial members; joiners attach to random current members (connected by
     construction)."""
-    base = random_connected_graph(len(initial), density, rng=np.random.default_rng([int(seed), 7920, gi]))
+    base = random_connected_graph(len(initial), density, rng=stream("fixed_graph", seed, gi))
     pos = {d: i for i, d in enumerate(initial)}
     m = len(members)
     adj = np.zeros((m, m), dtype=bool)
@@ -138,7 +139,7 @@ def _fixed_graph(
     for i, d in enumerate(members):
         if d not in pos:
             # A joiner links to one earlier member, chosen by a generator keyed on its name (order-free).
-            r = np.random.default_rng([int(seed), 104729, gi, *map(ord, d)])
+            r = stream("joiner_link", seed, gi, *map(ord, d))
             if i > 0:
                 j = int(r.integers(0, i))
                 adj[i, j] = adj[j, i] = True

@@ -1,6 +1,6 @@
 """The names wirelora gives correction methods, policy arms and rules, with their display labels and colours.
 
-The valid names are defined where they are validated (:mod:`wirelora.correction.policy`: ``METHODS``,
+The valid names are defined where they are validated (:mod:`wirelora.correction.config`: ``METHODS``,
 ``ARMS``, ``RULES``); this module re-exports them, fixes which of them the paper's figures show and in
 what order, and gives every name a label and a colour, so that a method looks the same in every figure,
 table and command. Plots, the reproduce targets and the CLI read it; nothing else holds a label or colour.
@@ -8,7 +8,7 @@ table and command. Plots, the reproduce targets and the CLI read it; nothing els
 
 from __future__ import annotations
 
-from wirelora.correction.policy import ARMS, METHODS, RULES
+from wirelora.correction.config import ARMS, METHODS, RULES
 
 __all__ = [
     "METHODS",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from wirelora.config import (
     ConfigError,
@@ -13,9 +12,11 @@ from wirelora.config import (
     check_probability,
     require,
 )
+from wirelora.correction.config import CorrectionConfig, PolicyConfig
 from wirelora.correction.schedule import GRAPH_KINDS, edges_graph
 from wirelora.learning.events import ChurnConfig, Event, members_at, timeline
 from wirelora.learning.tasks import TaskConfig
+from wirelora.wireless.config import WirelessConfig
 
 __all__ = ["ModelConfig", "TrainerConfig", "OracleConfig", "RunConfig"]
 
@@ -30,7 +31,7 @@ class ModelConfig:
     name: str = "tiny-lm"
     basis: str = "slotted"
     ranks: dict[str, int] | None = None
-    max_devices: int | None = None  # slots per layer; default: the task's device pool
+    max_devices: int | None = None  # slots per layer; default: the task's pool; at most the card's
     scaling: float = 1.0
 
     def __post_init__(self):
@@ -50,14 +51,17 @@ class ModelConfig:
 class TrainerConfig:
     rounds: int = 100
     local_steps: int = 1
-    step_size: float = 0.5
+    step_size: float = 0.03
     prox: float = 0.0
-    gamma: float = 0.4  # mixing damping W(γ) = (1 − γ) I + γ W
+    gamma: float = 1.0  # mixing damping W(γ) = (1 − γ) I + γ W
     density: float = 0.4  # edge density of the random per-group graphs
     sync_period: int = 1
     optimizer: str = (
         "adam"  # per-device local optimizer: sgd (B ← B − η g) or adam (moments stay on the device)
     )
+    adam_beta1: float = 0.9  # Adam's moment decays and ε (optimizer: adam)
+    adam_beta2: float = 0.999
+    adam_eps: float = 1e-8
     graph: str = "random"
     edges: tuple[tuple[str, str], ...] = ()  # graph: edges — device-name pairs, e.g. [[d0, d1], [d1, d2]]
     mixing_rule: str = "mh"
@@ -84,6 +88,10 @@ class TrainerConfig:
             v = getattr(self, name)
             require(isinstance(v, int) and v >= 0, f"trainer.{name}", v, "must be an integer >= 0")
         check_positive("trainer.step_size", self.step_size)
+        for name in ("adam_beta1", "adam_beta2"):
+            v = getattr(self, name)
+            require(isinstance(v, int | float) and 0 <= v < 1, f"trainer.{name}", v, "must be in [0, 1)")
+        check_positive("trainer.adam_eps", self.adam_eps)
         check_nonnegative("trainer.prox", self.prox)
         check_probability("trainer.gamma", self.gamma)
         check_probability("trainer.density", self.density)
@@ -132,7 +140,11 @@ class OracleConfig:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """A whole run. ``correction`` and ``policy`` are free-form sections read by the correction layer."""
+    """A whole run: every section typed and validated at load (an unknown key anywhere is a ConfigError).
+
+    ``correction`` None (the default) is plain DGD; a ``correction:`` section (even ``{}``) runs its method
+    after each event, with the ``policy:`` and ``wireless:`` sections (used only by a correction run).
+    """
 
     name: str = "run"
     seed: int = 0
@@ -142,8 +154,9 @@ class RunConfig:
     events: tuple[Event, ...] = ()
     churn: ChurnConfig = field(default_factory=ChurnConfig)
     oracle: OracleConfig = field(default_factory=OracleConfig)
-    correction: dict[str, Any] = field(default_factory=dict)
-    policy: dict[str, Any] = field(default_factory=dict)
+    correction: CorrectionConfig | None = None
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    wireless: WirelessConfig = field(default_factory=WirelessConfig)
 
     def __post_init__(self):
         require(isinstance(self.seed, int) and self.seed >= 0, "seed", self.seed, "must be an integer >= 0")
@@ -153,6 +166,14 @@ class RunConfig:
         timeline(self.events, initial, pool, self.trainer.rounds)
         if self.churn.rate > 0 and self.events:
             raise ConfigError("churn.rate: give either an events list or a churn rate, not both")
+        if self.correction is None:
+            for name, default in (("policy", PolicyConfig()), ("wireless", WirelessConfig())):
+                require(
+                    getattr(self, name) == default,
+                    name,
+                    "{...}",
+                    "is read only by a correction run: add a correction section (e.g. correction: {})",
+                )
         if self.trainer.graph == "edges":
             self._check_edges(pool, initial)
         else:

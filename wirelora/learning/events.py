@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from wirelora.config import check_nonnegative, check_probability, require
+from wirelora.streams import stream
 
 __all__ = ["Event", "ChurnConfig", "timeline", "sample_events", "members_at"]
 
@@ -145,7 +144,7 @@ def sample_events(
     """Churn events drawn from ``seed``: same seed, same events."""
     if churn.rate == 0.0:
         return []
-    rng = np.random.default_rng([int(seed), 31337])
+    rng = stream("churn_events", seed)
     members = list(initial)
     unused = [d for d in pool if d not in members]
     out = []

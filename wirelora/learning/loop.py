@@ -125,9 +125,7 @@ def _hook(correction, name: str, *args):
 
 def _configured_correction(config: RunConfig):
     """The correction method of the config's ``correction`` / ``policy`` sections; None if it has none."""
-    from wirelora.correction import sweep
-
-    if not sweep.has_correction(config):
+    if config.correction is None:
         return None
     from wirelora.correction import methods
 

@@ -75,6 +75,12 @@ class TrainerState:
             max_devices,
             f"must be >= the task's device pool ({len(self.task.devices)})",
         )
+        require(
+            max_devices <= card.max_devices,
+            "model.max_devices" if config.model.max_devices else "task.num_devices",
+            max_devices,
+            f"the model card {config.model.name!r} has slots for at most max_devices={card.max_devices}",
+        )
         groups = _card_layer_groups(card)
         self.adapter = OrthogonalLoRA(
             model,

@@ -17,6 +17,7 @@ from wirelora.errors import DivergenceError
 from wirelora.learning.hooks import Batch
 from wirelora.learning.reference import loop_grads
 from wirelora.learning.stacked import fold, logits_of, row_losses
+from wirelora.streams import stream
 
 if TYPE_CHECKING:
     from wirelora.learning.state import TrainerState
@@ -37,9 +38,9 @@ def adam_update(
     moments: Mapping[str, torch.Tensor],
     grad: torch.Tensor,
     *,
-    beta1: float = 0.9,
-    beta2: float = 0.999,
-    eps: float = 1e-8,
+    beta1: float,
+    beta2: float,
+    eps: float,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """One Adam update: (bias-corrected m̂ / (√v̂ + ε), the new moments). Moments stay zero where a gradient is
     masked."""
@@ -52,7 +53,7 @@ def adam_update(
 
 def _batch(state: TrainerState, rows: Sequence[str], round_index: int, step: int, tag: int) -> Batch:
     b = min(state.config.trainer.batch_size, state.task.train_x.shape[1])
-    rng = np.random.default_rng([state.seed, 11, tag, round_index, step])
+    rng = stream("batches", state.seed, tag, round_index, step)
     idx = np.argsort(rng.random((len(rows), state.task.train_x.shape[1])), axis=1)[:, :b]  # [R, b]
     dev = state.task.index(rows)
     x = state.train_x[torch.as_tensor(dev[:, None]), torch.as_tensor(idx)]  # [R, b, ...]
@@ -212,8 +213,14 @@ def _direction(state: TrainerState, name: str, grad: torch.Tensor, rows: torch.T
     all): the gradient itself (sgd), or Adam's with the rows' moments updated in ``state.opt``."""
     if state.config.trainer.optimizer == "sgd":
         return grad
-    o = state.opt[name]
-    direction, new = adam_update(o if rows is None else {k: v[rows] for k, v in o.items()}, grad)
+    o, tc = state.opt[name], state.config.trainer
+    direction, new = adam_update(
+        o if rows is None else {k: v[rows] for k, v in o.items()},
+        grad,
+        beta1=tc.adam_beta1,
+        beta2=tc.adam_beta2,
+        eps=tc.adam_eps,
+    )
     if rows is None:
         state.opt[name] = new
     else:

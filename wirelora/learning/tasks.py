@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from wirelora.config import check_choice, check_positive, require
+from wirelora.streams import stream
 
 __all__ = ["TaskConfig", "Task", "TASK_KINDS", "build_task", "event_sets", "IGNORE_INDEX"]
 
@@ -261,7 +262,7 @@ def build_task(
     """Generate the task's data from ``seed`` (same seed, same data). Sizes come from the model card:
     ``vocab_size`` for ``facts``; ``in_features`` and ``num_classes`` for the classifiers; ``topics`` needs
     the encoder's ``tokenizer`` (its labels are the topics, num_classes = devices x topics_per_device)."""
-    rng = np.random.default_rng([int(seed), 2718])
+    rng = stream("task_data", seed)
     if cfg.kind == "topics":
         require(
             tokenizer is not None, "task.kind", cfg.kind, "needs an encoder model with a tokenizer (minilm)"

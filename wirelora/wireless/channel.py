@@ -14,6 +14,7 @@ import numpy as np
 
 from wirelora.config import check_nonnegative, check_positive, require
 from wirelora.units import db_to_lin, dbm_to_w
+from wirelora.wireless.config import WirelessConfig
 
 __all__ = [
     "ChannelConfig",
@@ -30,11 +31,11 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ChannelConfig:
-    """The wireless setting of docs/method.md §7 (defaults are its values)."""
+    """The wireless setting of docs/method.md §7 (defaults: :class:`WirelessConfig`'s)."""
 
-    radius_m: float = 250.0
-    tx_power_dbm: float = 20.0
-    noise_psd_dbm_hz: float = -174.0
+    radius_m: float = WirelessConfig.radius_m
+    tx_power_dbm: float = WirelessConfig.tx_power_dbm
+    noise_psd_dbm_hz: float = WirelessConfig.noise_psd_dbm_hz
     interference_w: float = 0.0
     # interference is spread evenly over this band (only used when interference_w > 0)
     bandwidth_hz: float = 1e6
@@ -53,7 +54,9 @@ class ChannelConfig:
         check_positive("min_distance_m", self.min_distance_m)
 
 
-def place_devices(num_devices: int, radius_m: float = 250.0, *, rng: np.random.Generator) -> np.ndarray:
+def place_devices(
+    num_devices: int, radius_m: float = WirelessConfig.radius_m, *, rng: np.random.Generator
+) -> np.ndarray:
     """Devices uniform in a disc of radius ``radius_m`` centred at the origin.
 
     Returns positions_m : [num_devices, 2] (metres).
@@ -123,8 +126,8 @@ def link_gain_lin(
 
 def link_snr_hz(
     gain_lin,
-    tx_power_dbm: float = 20.0,
-    noise_psd_dbm_hz: float = -174.0,
+    tx_power_dbm: float = WirelessConfig.tx_power_dbm,
+    noise_psd_dbm_hz: float = WirelessConfig.noise_psd_dbm_hz,
     interference_w: float = 0.0,
     bandwidth_hz: float | None = None,
 ):

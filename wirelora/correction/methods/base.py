@@ -13,7 +13,7 @@ The round loop (:func:`wirelora.learning.loop.run`) calls, per round k:
     report()                     what :func:`wirelora.evaluation.summary.summarize` needs beyond the History
 
 The base class does what all eight methods share: after each event a window of ``correction.rounds`` rounds
-in which :meth:`schedule` runs the method's :class:`~wirelora.correction.policy.GroupPlan` through the joint
+in which :meth:`schedule` runs the method's :class:`~wirelora.correction.plan.GroupPlan` through the joint
 policy-allocator round (latency_s, energy_j, edge_cost, comm_bits, local_steps in the record) and also prices
 the same round under the uniform arm (bits and local steps, the reference of NormComm / NormCompute); in the
 window :meth:`after_round` measures the forget gap against the oracle and the leavers' contribution residual.
@@ -31,9 +31,12 @@ import numpy as np
 import torch
 
 from wirelora.config import to_jsonable
+from wirelora.correction import config as _cfg
 from wirelora.correction import joint as _joint
-from wirelora.correction import policy as _policy
+from wirelora.correction import plan as _plan
 from wirelora.correction.schedule import GroupSchedule, Schedule
+from wirelora.streams import stream
+from wirelora.wireless.config import WirelessConfig
 
 __all__ = ["MethodContext", "Correction"]
 
@@ -43,21 +46,20 @@ class MethodContext:
     """What a method needs besides the trainer state: the parsed ``correction``, ``policy`` and wireless
     sections, the run's seed and the device positions : [pool, 2] m (placed once per run)."""
 
-    correction: _policy.CorrectionConfig
-    policy: _policy.PolicyConfig
-    wireless: _joint.JointConfig
+    correction: _cfg.CorrectionConfig
+    policy: _cfg.PolicyConfig
+    wireless: WirelessConfig
     seed: int
     positions_m: np.ndarray
 
     @classmethod
     def from_config(cls, config) -> MethodContext:
-        """The context of a RunConfig (its sections through ``sweep.parse_sections``)."""
-        from wirelora.correction import sweep
+        """The context of a RunConfig (its typed ``correction``, ``policy`` and ``wireless`` sections)."""
         from wirelora.wireless.channel import place_devices
 
-        cc, pc, wc = sweep.parse_sections(config)
+        cc, pc, wc = config.correction, config.policy, config.wireless
         positions = place_devices(
-            config.task.num_devices, wc.radius_m, rng=np.random.default_rng([config.seed, 99])
+            config.task.num_devices, wc.radius_m, rng=stream("device_positions", config.seed)
         )
         return cls(correction=cc, policy=pc, wireless=wc, seed=config.seed, positions_m=positions)
 
@@ -71,7 +73,7 @@ class Correction:
 
     def __init__(self, ctx: MethodContext):
         self.ctx = ctx
-        self.plan: _policy.GroupPlan | None = None
+        self.plan: _plan.GroupPlan | None = None
         self.window: tuple[int, int] | None = None  # [first, last] rounds of the current correction
         self.leavers: tuple[str, ...] = ()
         self.leaver_cols: dict[str, dict[str, slice]] = {}  # leaver -> layer -> its columns before leaving
@@ -121,9 +123,9 @@ class Correction:
     def correct(self, state, event) -> None:
         """The method's one-off action at the event (after the projection / join warm start)."""
 
-    def make_plan(self, state) -> _policy.GroupPlan:
+    def make_plan(self, state) -> _plan.GroupPlan:
         """The schedule of the correction window: the uniform arm's (the same n, λ, γ, H for every group)."""
-        return _policy.uniform_schedule(len(state.group_names), self.ctx.policy)
+        return _plan.uniform_schedule(len(state.group_names), self.ctx.policy)
 
     # ----------------------------------------------------------------------------------------------- window
     def in_window(self, round_index: int) -> bool:
@@ -164,7 +166,7 @@ class Correction:
 
     def _uniform_round(self, state, round_index: int) -> dict[str, float]:
         """The uniform arm's bits and local steps in this round (same members, channel and graphs' draw)."""
-        plan = _policy.uniform_schedule(len(state.group_names), self.ctx.policy)
+        plan = _plan.uniform_schedule(len(state.group_names), self.ctx.policy)
         bps = state.config.trainer.bits_per_scalar
         m = len(state.members)
         payload = np.array(
@@ -296,7 +298,7 @@ class Correction:
         self.plan = None
         if d["plan"] is not None:
             p = d["plan"]
-            self.plan = _policy.GroupPlan(
+            self.plan = _plan.GroupPlan(
                 **{k: (np.asarray(v) if k != "actions" else tuple(map(tuple, v))) for k, v in p.items()}
             )
         self.leavers = tuple(d["leavers"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from wirelora.correction import policy as _policy
+from wirelora.correction import plan as _plan
 from wirelora.correction.methods.base import Correction
 
 __all__ = ["EWC"]
@@ -32,7 +32,7 @@ class EWC(Correction):
                 anchor[n][:, c] = 0.0  # the leaver's block stays removed
         weights = {}
         for g in state.group_names:
-            ps = state.per_sample_gradients(g, point=anchor, num_samples=8)
+            ps = state.per_sample_gradients(g, point=anchor, num_samples=self.ctx.correction.fisher_samples)
             for n in state.groups[g]:
                 f = (ps[n] ** 2).mean(dim=0)  # [out, S] diagonal empirical Fisher
                 weights[n] = f / f.mean().clamp_min(1e-30)  # mean weight 1: ewc_weight sets the strength
@@ -40,6 +40,6 @@ class EWC(Correction):
         state.prox_weight = weights
         self.costs["stored_bytes_per_device"] += float(sum(4 * 2 * w.numel() for w in weights.values()))
 
-    def make_plan(self, state) -> _policy.GroupPlan:
+    def make_plan(self, state) -> _plan.GroupPlan:
         uniform = super().make_plan(state)
         return uniform.replace(prox=np.full(len(state.group_names), self.ctx.correction.ewc_weight))

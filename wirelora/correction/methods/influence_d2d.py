@@ -25,7 +25,7 @@ class InfluenceD2D(Correction):
         dev = state.local_gradients(point)  # {layer: [M, out, S]}
         new = {}
         for g in state.group_names:
-            ps = state.per_sample_gradients(g, point=point, num_samples=8)
+            ps = state.per_sample_gradients(g, point=point, num_samples=self.ctx.correction.fisher_samples)
             for n in state.groups[g]:
                 cols = member_columns(state, n)
                 gs = ps[n][:, :, cols]  # [N, out, R]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wirelora.correction import policy as _policy
+from wirelora.correction import plan as _plan
 from wirelora.correction.methods.base import Correction
 
 __all__ = ["NoCorrection"]
@@ -11,5 +11,5 @@ __all__ = ["NoCorrection"]
 class NoCorrection(Correction):
     name = "no_correction"
 
-    def make_plan(self, state) -> _policy.GroupPlan:
-        return _policy.no_correction_schedule(len(state.group_names))
+    def make_plan(self, state) -> _plan.GroupPlan:
+        return _plan.no_correction_schedule(len(state.group_names))

@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
-from wirelora.correction import policy as _policy
+from wirelora.correction import priority as _prio
+from wirelora.correction import residual_rule as _rr
 
 __all__ = ["member_columns", "group_fisher_scores", "group_observables"]
 
@@ -27,7 +28,7 @@ def member_columns(state, name: str, devices: Sequence[str] | None = None) -> to
     return torch.cat(cols).to(state.device)
 
 
-def group_fisher_scores(state, *, num_samples: int = 8) -> tuple[np.ndarray, dict[str, float]]:
+def group_fisher_scores(state, *, num_samples: int) -> tuple[np.ndarray, dict[str, float]]:
     """Algorithm 1 at the post-projection consensus: S_g = λ_max(F_g) · mean_i ‖∇_{B^(g)} L_i‖²_F : [G].
 
     F_g from per-sample gradients of the group's factor restricted to the members' columns; the device
@@ -40,23 +41,23 @@ def group_fisher_scores(state, *, num_samples: int = 8) -> tuple[np.ndarray, dic
         ps = state.per_sample_gradients(g, point=point, num_samples=num_samples)
         per_layer = [ps[n][:, :, member_columns(state, n)] for n in state.groups[g]]
         dev_layer = [dev[n][:, :, member_columns(state, n)] for n in state.groups[g]]
-        top = _policy.top_eigenvalue(_policy.empirical_fisher(per_layer))
+        top = _prio.top_eigenvalue(_prio.empirical_fisher(per_layer))
         lmax[g] = top
-        scores.append(top * _policy.gradient_energy(dev_layer))
+        scores.append(top * _prio.gradient_energy(dev_layer))
     return np.asarray(scores), lmax
 
 
-def group_observables(state, smoothness: Mapping[str, float]) -> _policy.Observables:
+def group_observables(state, smoothness: Mapping[str, float]) -> _rr.Observables:
     """The dominant-residual rule's observables per group at the current consensus."""
     dev = state.local_gradients(state.consensus())
     energy, spread, dis = [], [], []
     for g in state.group_names:
         layers = [dev[n][:, :, member_columns(state, n)] for n in state.groups[g]]
         mean = [a.mean(dim=0, keepdim=True) for a in layers]
-        energy.append(_policy.gradient_energy(mean))
-        spread.append(_policy.gradient_spread(layers))
+        energy.append(_prio.gradient_energy(mean))
+        spread.append(_prio.gradient_spread(layers))
         dis.append(state.consensus_distance(g))
-    return _policy.Observables(
+    return _rr.Observables(
         grad_energy=np.array(energy),
         grad_spread=np.array(spread),
         disagreement=np.array(dis),

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from wirelora.correction import joint as _joint
-from wirelora.correction import policy as _policy
+from wirelora.correction import plan as _plan
+from wirelora.correction import residual_rule as _rr
 from wirelora.correction.methods.base import Correction
 from wirelora.correction.methods.observables import group_fisher_scores, group_observables
 
@@ -19,19 +20,20 @@ __all__ = ["Proposed"]
 class Proposed(Correction):
     name = "proposed"
 
-    def make_plan(self, state) -> _policy.GroupPlan:
+    def make_plan(self, state) -> _plan.GroupPlan:
         g = len(state.group_names)
         cfg = self.ctx.policy
         if cfg.arm in ("uniform", "no_correction"):
-            return _policy.fisher_plan(np.ones(g), cfg)
-        scores, lmax = group_fisher_scores(state)
+            return _plan.fisher_plan(np.ones(g), cfg)
+        scores, lmax = group_fisher_scores(state, num_samples=self.ctx.correction.fisher_samples)
         if cfg.rule == "fisher":
-            return _policy.fisher_plan(scores, cfg)
+            return _plan.fisher_plan(scores, cfg)
         obs = group_observables(state, lmax)
         m = len(state.members)
         wireless = self.ctx.wireless
-        units = np.array([state.payload_bits(gr) / wireless.bits_per_scalar for gr in state.group_names])
-        return _policy.residual_plan(
+        bps = state.config.trainer.bits_per_scalar
+        units = np.array([state.payload_bits(gr) / bps for gr in state.group_names])
+        return _rr.residual_plan(
             obs,
             cfg,
             rounds=self.ctx.correction.rounds,

@@ -17,7 +17,7 @@ __all__ = ["compute_regimes", "draw_regimes"]
 def compute_regimes(cfg: Mapping[str, Any], ctx: Context) -> dict:
     """The dominant-residual rule's first action on the synthetic quadratic (μ, ζ, ρ set by hand) over a grid
     of spectral gap 1 − ρ × heterogeneity ζ²."""
-    from wirelora.correction.policy import regime_grid
+    from wirelora.correction.residual_rule import regime_grid
 
     gaps = np.asarray(cfg["spectral_gaps"], dtype=float)
     zeta2 = np.asarray(cfg["heterogeneity"], dtype=float)

@@ -32,7 +32,7 @@ def sweep_runs(config, names: Sequence[str], cfg: Mapping[str, Any], ctx: Contex
     """({name: History}, {name: error}) for method names and ``arm:<arm>`` names, run once per settings
     (cached in memory and on disk). A method that fails is reported, not hidden: it is left out of the runs
     and its one-line error is returned (and saved with the figure's data)."""
-    from wirelora.correction.sweep import sweep
+    from wirelora.experiments.sweep import sweep
     from wirelora.learning.history import History
 
     key = {"settings": cfg, "config": to_jsonable(config), "names": list(names)}
