@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from tiny_runs import corrected_run_raw
 
 from wirelora.config import from_dict
 from wirelora.correction import config as P
@@ -12,22 +13,14 @@ from wirelora.wireless.config import WirelessConfig
 
 pytest.importorskip("peft")
 
-RAW = {
-    "name": "t",
-    "seed": 0,
-    "model": {"name": "tiny-mlp"},
-    "task": {
-        "kind": "clusters",
-        "num_devices": 4,
-        "initial_devices": 4,
-        "train_per_device": 16,
-        "eval_per_device": 8,
-    },
-    "trainer": {"rounds": 10, "step_size": 0.3, "checkpoint_every": 0, "batch_size": 8},
-    "events": [{"round": 4, "leave": ["d0"]}],
-    "oracle": {"enabled": True, "rounds": 5},
-    "correction": {"rounds": 3},
-}
+RAW = corrected_run_raw(
+    **{
+        "trainer.rounds": 10,
+        "trainer.step_size": 0.3,
+        "events": [{"round": 4, "leave": ["d0"]}],
+        "correction": {"rounds": 3},
+    }
+)
 
 
 def _config(wireless=None, **correction):

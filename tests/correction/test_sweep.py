@@ -3,27 +3,21 @@ killed before its summary was written), the sweep and Table III rows."""
 
 import numpy as np
 import pytest
+from tiny_runs import corrected_run_raw
 
 from wirelora.config import from_dict
 
 pytest.importorskip("peft")
 
-RAW = {
-    "name": "sweep-test",
-    "seed": 0,
-    "model": {"name": "tiny-mlp"},
-    "task": {
-        "kind": "clusters",
-        "num_devices": 4,
-        "initial_devices": 4,
-        "train_per_device": 16,
-        "eval_per_device": 8,
-    },
-    "trainer": {"rounds": 9, "step_size": 0.05, "checkpoint_every": 0, "batch_size": 8},
-    "events": [{"round": 5, "leave": ["d0"]}],
-    "oracle": {"enabled": True, "rounds": 5},
-    "correction": {"rounds": 4, "federaser_interval": 2},
-}
+RAW = corrected_run_raw(
+    **{
+        "name": "sweep-test",
+        "trainer.rounds": 9,
+        "trainer.step_size": 0.05,
+        "events": [{"round": 5, "leave": ["d0"]}],
+        "correction": {"rounds": 4, "federaser_interval": 2},
+    }
+)
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from tiny_runs import tiny_run_raw
 
 from wirelora.config import from_dict
 from wirelora.errors import CheckpointError
@@ -9,19 +10,7 @@ from wirelora.files import load_tree, save_tree
 from wirelora.learning import RunConfig, run
 from wirelora.learning.checkpoint import CHECKPOINT_FILE
 
-RAW = {
-    "name": "t",
-    "model": {"name": "tiny-mlp"},
-    "task": {
-        "kind": "clusters",
-        "num_devices": 5,
-        "initial_devices": 4,
-        "train_per_device": 16,
-        "eval_per_device": 8,
-    },
-    "trainer": {"rounds": 6, "batch_size": 8, "step_size": 0.02, "checkpoint_every": 2},
-    "events": [{"round": 2, "leave": ["d1"]}, {"round": 4, "join": ["d4"]}],
-}
+RAW = tiny_run_raw()
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from tiny_runs import tiny_run_raw
 
 from wirelora.config import ConfigError, from_dict
 from wirelora.correction.schedule import GroupSchedule, Schedule
@@ -17,26 +18,7 @@ from wirelora.network.topology import complete_graph, consensus_rate, metropolis
 
 
 def mlp_config(**over) -> RunConfig:
-    raw = {
-        "name": "t",
-        "model": {"name": "tiny-mlp"},
-        "task": {
-            "kind": "clusters",
-            "num_devices": 5,
-            "initial_devices": 4,
-            "train_per_device": 16,
-            "eval_per_device": 8,
-        },
-        "trainer": {"rounds": 6, "batch_size": 8, "step_size": 0.02, "checkpoint_every": 2},
-        "events": [{"round": 2, "leave": ["d1"]}, {"round": 4, "join": ["d4"]}],
-    }
-    for key, value in over.items():
-        section, _, leaf = key.partition(".")
-        if leaf:
-            raw.setdefault(section, {})[leaf] = value
-        else:
-            raw[section] = value
-    return from_dict(RunConfig, raw)
+    return from_dict(RunConfig, tiny_run_raw(**over))
 
 
 def strip(h):

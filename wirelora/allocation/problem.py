@@ -9,7 +9,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from wirelora.allocation import closed_form as cf
-from wirelora.allocation.round_model import RoundModel, build_round_model, check_round_range, is_extended
+from wirelora.allocation.round_model import (
+    RoundModel,
+    broadcast_entries,
+    build_round_model,
+    check_round_range,
+    is_extended,
+)
 from wirelora.errors import InfeasibleError
 from wirelora.wireless.rates import shannon_rate_bps
 
@@ -146,9 +152,9 @@ class AllocationProblem:
                     "weights=None: objective='weighted' needs weights (one per group or per link)"
                 )
             w = cf.broadcast_weights(weights, q)
-        cap = _optional_positive("latency_cap_s", latency_cap_s, q)
+        cap = broadcast_entries("latency_cap_s", latency_cap_s, q, number="a number > 0")
         energy_cap = None if energy_cap_j is None else cf._scalar("energy_cap_j", energy_cap_j)
-        p = _optional_positive("tx_power_w", tx_power_w, q)
+        p = broadcast_entries("tx_power_w", tx_power_w, q, number="a number > 0")
         extra = (max_tx_power_w, compute_time_s, compute_cycles, samples, cpu_hz, max_cpu_hz, kappa)
         rm = None
         if is_extended(objective, *extra, access, time_weight_j_per_s):
@@ -205,19 +211,6 @@ def _check_round(objective, rm: RoundModel, q, p, cap, energy_cap, budget) -> No
                 f"latency_cap_s{_where(i)}={float(cap[i])!r}: not above the computation time "
                 f"{float(rm.offsets(q)[i])!r} s"
             )
-
-
-def _optional_positive(field, value, q):
-    if value is None:
-        return None
-    try:
-        x = np.broadcast_to(np.asarray(value, dtype=float), q.shape)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"{field}={value!r}: must be a number > 0 or an array broadcastable to the payload {q.shape}"
-        ) from None
-    cf._check_array(field, np.where(q > 0, x, 1.0), allow_zero=False)
-    return np.array(x)
 
 
 # The solvers form q / a, a / b and their logarithms; outside these bounds double precision overflows or

@@ -61,14 +61,17 @@ class RoundModel:
         return self.kappa * self.cycles * f_hz**2
 
 
-def _array(field, value, q, *, allow_zero=False):
+def broadcast_entries(field, value, q, *, allow_zero=False, number="a number"):
+    """value broadcast to the payload's shape, checked on the used entries (None stays None).
+
+    ValueError names the field: ``number`` is how the message calls a valid scalar ("a number > 0")."""
     if value is None:
         return None
     try:
         x = np.broadcast_to(np.asarray(value, dtype=float), q.shape)
     except (TypeError, ValueError):
         raise ValueError(
-            f"{field}={value!r}: must be a number or an array broadcastable to the payload {q.shape}"
+            f"{field}={value!r}: must be {number} or an array broadcastable to the payload {q.shape}"
         ) from None
     cf._check_array(field, np.where(q > 0, x, 1.0), allow_zero=allow_zero)
     return np.array(x)
@@ -96,8 +99,8 @@ def build_round_model(
         raise ValueError(
             "tx_power_w: give either tx_power_w (fixed power) or max_tx_power_w (power a variable), not both"
         )
-    pmax = _array("max_tx_power_w", max_tx_power_w, q)
-    compute_s = _array("compute_time_s", compute_time_s, q, allow_zero=True)
+    pmax = broadcast_entries("max_tx_power_w", max_tx_power_w, q)
+    compute_s = broadcast_entries("compute_time_s", compute_time_s, q, allow_zero=True)
     cycles = cpu_max = f_fixed = None
     if compute_cycles is not None or samples is not None:
         if compute_s is not None:
@@ -107,14 +110,15 @@ def build_round_model(
         if compute_cycles is None or samples is None:
             raise ValueError("compute_cycles: compute_cycles (per sample) and samples go together")
         with np.errstate(over="ignore"):
-            cycles = _array("compute_cycles", compute_cycles, q) * _array("samples", samples, q)
+            per_sample = broadcast_entries("compute_cycles", compute_cycles, q)
+            cycles = per_sample * broadcast_entries("samples", samples, q)
         _check_finite("compute_cycles x samples", cycles, q)
         if (cpu_hz is None) == (max_cpu_hz is None):
             raise ValueError(
                 "cpu_hz: compute_cycles needs exactly one of cpu_hz (fixed) or max_cpu_hz (a variable)"
             )
-        cpu_max = _array("max_cpu_hz", max_cpu_hz, q)
-        f_fixed = _array("cpu_hz", cpu_hz, q)
+        cpu_max = broadcast_entries("max_cpu_hz", max_cpu_hz, q)
+        f_fixed = broadcast_entries("cpu_hz", cpu_hz, q)
         with np.errstate(over="ignore", under="ignore"):
             compute_s = cycles / (f_fixed if cpu_max is None else cpu_max)
         _check_finite("compute_time_s (compute_cycles x samples / cpu_hz)", compute_s, q)

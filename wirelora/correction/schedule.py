@@ -23,6 +23,7 @@ import numpy as np
 
 from wirelora.network.topology import (
     complete_graph,
+    connected_components,
     edge_list,
     is_connected,
     random_connected_graph,
@@ -145,27 +146,10 @@ def _fixed_graph(
                 adj[i, j] = adj[j, i] = True
     if not is_connected(adj):
         # A leaver cut the induced subgraph: bridge components with a path in member order (deterministic).
-        comp = _components(adj)
+        comp = connected_components(adj)
         for a, b in zip(comp[:-1], comp[1:]):
             adj[a[0], b[0]] = adj[b[0], a[0]] = True
     return adj
-
-
-def _components(adj: np.ndarray) -> list[list[int]]:
-    m = adj.shape[0]
-    label = -np.ones(m, dtype=np.int64)
-    out = []
-    for s in range(m):
-        if label[s] >= 0:
-            continue
-        label[s] = len(out)
-        frontier = np.zeros(m, dtype=bool)
-        frontier[s] = True
-        while frontier.any():
-            frontier = adj[frontier].any(axis=0) & (label < 0)
-            label[frontier] = len(out)
-        out.append(np.flatnonzero(label == len(out)).tolist())
-    return out
 
 
 def uniform_schedule(

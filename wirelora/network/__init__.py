@@ -1,8 +1,9 @@
-"""Communication graphs and gossip mixing (NumPy only)."""
+"""Communication graphs and gossip mixing (NumPy, scipy.sparse.csgraph)."""
 
 from wirelora.network.topology import (
     channel_aware_graph,
     complete_graph,
+    connected_components,
     consensus_rate,
     damped_mixing,
     edge_list,
@@ -16,6 +17,7 @@ from wirelora.network.topology import (
 
 __all__ = [
     "channel_aware_graph",
+    "connected_components",
     "complete_graph",
     "consensus_rate",
     "damped_mixing",
