@@ -78,6 +78,8 @@ def run(
                 if config.oracle.enabled:
                     ob = train_oracle(state, cache_dir)
                     state.oracle = {"blocks": ob, "eval": state.evaluate(ob)}
+                    if state.oracle_certificate is not None:  # oracle.kind: central
+                        history.meta.setdefault("oracle", []).append({"round": r, **state.oracle_certificate})
                 if correction is not None and hasattr(correction, "on_event"):
                     correction.on_event(state, event)
             schedule = None

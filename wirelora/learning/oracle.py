@@ -1,4 +1,7 @@
-"""The oracle: retrain from scratch on the post-event members' data (same model and slots), cached."""
+"""The oracle: retrain from scratch on the post-event members' data (same model and slots), cached.
+
+Decentralised (the default; a fixed number of DGD rounds) or, with ``oracle.kind: central``, the certified
+centralised oracle of :mod:`wirelora.learning.oracle_central`."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import torch
 from wirelora.config import to_dict
 from wirelora.distributed.backend import InProcessBackend
 from wirelora.learning.gossip import exchange
+from wirelora.learning.oracle_central import train_central_oracle
 from wirelora.learning.schedule import uniform_schedule
 from wirelora.learning.step import local_steps
 
@@ -43,13 +47,22 @@ def _oracle_key(state: TrainerState, members: Sequence[str]) -> str:
 
 
 def train_oracle(state: TrainerState, cache_dir: Path | None) -> dict[str, torch.Tensor]:
-    """Retrain from zero on the current members' data in their slots; {layer: [out, S]} (cached by key)."""
+    """Retrain from zero on the current members' data in their slots; {layer: [out, S]} (cached by key).
+
+    ``oracle.kind: central``: the certified centralised oracle (:mod:`wirelora.learning.oracle_central`); its
+    certificate is left in ``state.oracle_certificate`` (None for the decentralised oracle)."""
     oc = state.config.oracle
     key = _oracle_key(state, state.members)
     path = None if cache_dir is None else Path(cache_dir) / f"oracle-{key}.pt"
     if path is not None and path.is_file():
         saved = torch.load(path, map_location=state.device, weights_only=True)
+        state.oracle_certificate = saved.get("certificate")
         return {n: saved[n] for n in state.layer_names}
+    if oc.kind == "central":
+        result, cert = train_central_oracle(state)
+        state.oracle_certificate = cert
+        _save(path, {**{n: t.cpu() for n, t in result.items()}, "certificate": cert})
+        return result
     # A scratch copy of the state's training fields: same members and slots, blocks from zero, no prox.
     saved = (state.blocks, state.anchor, state.prox_weight, state.opt)
     state.blocks = {n: torch.zeros_like(b) for n, b in state.blocks.items()}
@@ -79,9 +92,13 @@ def train_oracle(state: TrainerState, cache_dir: Path | None) -> dict[str, torch
         result = state.consensus()
     finally:
         state.blocks, state.anchor, state.prox_weight, state.opt = saved
+    _save(path, {n: t.cpu() for n, t in result.items()})
+    return result
+
+
+def _save(path: Path | None, payload: dict) -> None:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
-        torch.save({n: t.cpu() for n, t in result.items()}, tmp)
+        torch.save(payload, tmp)
         os.replace(tmp, path)
-    return result
