@@ -118,10 +118,10 @@ class OracleConfig:
     step_size: float | None = None
     cache_dir: str | None = None  # default: <output dir>/oracle when the run has one, else no cache
     # kind: central
-    weight_decay: float = 1e-3
-    grad_tol: float = 1e-4
-    rel_tol: float = 1e-7
-    max_steps: int = 3000
+    weight_decay: float = 1e-2
+    grad_tol: float = 1e-3
+    rel_tol: float = 1e-6
+    max_steps: int = 4000
     history_size: int = 20
 
     def __post_init__(self):

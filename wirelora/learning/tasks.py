@@ -11,9 +11,9 @@ can fold the active devices into the batch dimension.
   combinations: the knowledge tested is the device's facts. With ``key_tokens: 2`` a key is a pair of
   tokens (distinct pairs across devices), for more devices than key tokens (e.g. 128). This is
   memorisation of a list: eval asks the same keys, so held-out loss measures confidence on recalled items.
-- ``rule`` (tiny language model, :mod:`wirelora.learning.task_rule`): device u owns a rule, a random map of
-  shared content tokens to values applied to inputs that carry one of u's own tokens; eval inputs are pairs
-  never trained on, answered right only by a model that learned u's rule.
+- ``rule`` (tiny language model, :mod:`wirelora.learning.task_rule`): device u owns a rule, a random
+  permutation that rearranges a list of content tokens after u's marker token; eval lists are lists never
+  trained on (of rule_contents ** rule_length), answered right only by a model that learned u's rule.
 - ``clusters`` (classifier): device u owns ``clusters_per_device`` Gaussian clusters in input space, each
   with a label drawn for it; inputs are centre + noise. Unseen clusters are classified at chance.
 - ``dirichlet`` (classifier): one shared Gaussian-mixture problem, labels split across devices by
@@ -55,10 +55,9 @@ class TaskConfig:
     num_values: int = 16  # value tokens first_token .. first_token+num_values-1; key tokens follow
     key_tokens: int = 1  # tokens per key (2+ when devices x facts exceed the key tokens, e.g. 128 devices)
     first_token: int = 3  # below: the LM's special tokens (0 pad, 1 bos, 2 eos), never used as facts
-    # rule (also uses pairs_per_sequence, num_values, first_token)
-    rule_contents: int = 8  # shared content tokens that a device's rule maps to values
-    rule_device_tokens: int = 8  # tokens of each device's own
-    rule_heldout: float = 0.25  # fraction of each device's (token, content) inputs seen only in eval
+    # rule (also uses first_token): device u rearranges a list of content tokens by its own permutation
+    rule_contents: int = 16  # shared content tokens the lists are drawn from
+    rule_length: int = 4  # list length (chance accuracy without the device's rule: 1 / rule_length)
     # classifiers
     clusters_per_device: int = 4
     noise: float = 0.3
@@ -82,7 +81,7 @@ class TaskConfig:
             "topics_per_device",
             "max_tokens",
             "rule_contents",
-            "rule_device_tokens",
+            "rule_length",
         ):
             v = getattr(self, name)
             require(isinstance(v, int) and v >= 1, f"task.{name}", v, "must be an integer >= 1")
@@ -97,12 +96,6 @@ class TaskConfig:
             "task.pairs_per_sequence",
             self.pairs_per_sequence,
             f"must be <= task.facts_per_device={self.facts_per_device}",
-        )
-        require(
-            isinstance(self.rule_heldout, (int, float)) and 0 < self.rule_heldout < 1,
-            "task.rule_heldout",
-            self.rule_heldout,
-            "must be a fraction in (0, 1)",
         )
         check_positive("task.noise", self.noise)
         check_positive("task.alpha", self.alpha)
