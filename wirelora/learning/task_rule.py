@@ -8,7 +8,8 @@ drawn for it alone. An input is a list of ``rule_length`` content tokens drawn u
 There are ``rule_contents ** rule_length`` inputs, far more than any device holds, and no eval list of u
 occurs among u's training lists: every eval input is new, and it is answered right only by a model that
 learned u's rule (a list of memorised items does not help). A model that never saw u does not know π_u: it
-answers at chance, 1 / rule_length per position, at best (copying some list token into each answer).
+answers at chance, 1 / rule_length per position at best (copying some list token into each answer), and
+1 / rule_contents if it does not even copy.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ __all__ = ["rule_task", "rule_chance"]
 
 
 def rule_chance(cfg) -> float:
-    """The accuracy of a model that does not know the device's permutation: 1 / rule_length."""
+    """The best accuracy of a model that does not know the device's permutation (it copies list tokens):
+    1 / rule_length (one that does not copy: 1 / rule_contents)."""
     return 1.0 / cfg.rule_length
 
 
