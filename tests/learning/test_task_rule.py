@@ -52,3 +52,12 @@ def test_bad_sizes_are_one_line_errors():
         build_task(TaskConfig(kind="rule", rule_contents=2, rule_length=2), vocab_size=128, seed=0)
     with pytest.raises(ConfigError, match="task.rule_contents"):
         build_task(TaskConfig(kind="rule", rule_contents=200), vocab_size=128, seed=0)
+
+
+def test_shipped_config_builds_the_rule_task():
+    from wirelora.experiments.runner import load_run_config
+
+    cfg = load_run_config("leave-only-rule")
+    assert cfg.task.kind == "rule" and cfg.oracle.enabled and [e.round for e in cfg.events] == [50]
+    t = build_task(cfg.task, vocab_size=128, seed=cfg.seed)
+    assert t.train_x.shape == (6, 64, 9) and t.eval_x.shape == (6, 32, 9)
