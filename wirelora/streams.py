@@ -18,9 +18,9 @@ SALTS: dict[str, int] = {
     "task_data": 2718,  # learning.tasks: the synthetic task's data
     "churn_events": 31337,  # learning.events: sampled join / leave events
     "batches": 11,  # learning.step: minibatch indices per (tag, round, step)
-    "round_graph": 7919,  # learning.schedule: the per-(round, group) random graph
-    "fixed_graph": 7920,  # learning.schedule: the one draw of a fixed graph per group
-    "joiner_link": 104729,  # learning.schedule: the member a joiner links to in a fixed graph
+    "round_graph": 7919,  # correction.schedule: the per-(round, group) random graph
+    "fixed_graph": 7920,  # correction.schedule: the one draw of a fixed graph per group
+    "joiner_link": 104729,  # correction.schedule: the member a joiner links to in a fixed graph
     "consensus_rate": 7,  # correction.joint: the graphs behind the expected consensus rate per density
     "channel_round": 48271,  # correction.joint: one correction round's fading and graphs
     "device_positions": 99,  # correction: device positions in the disc

@@ -104,7 +104,5 @@ def test_the_model_cards_max_devices_bounds_the_slots():
 def test_an_unknown_layer_group_in_model_ranks_is_named():
     from wirelora.learning.state import TrainerState
 
-    with pytest.raises(
-        ConfigError, match=r"^model.ranks.foo=4: not a layer group of model 'tiny-mlp'"
-    ):
+    with pytest.raises(ConfigError, match=r"^model.ranks.foo=4: not a layer group of model 'tiny-mlp'"):
         TrainerState(load_run_config("leave-only-mlp", ["model.ranks.foo=4"]), seed=0)

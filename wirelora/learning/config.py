@@ -114,17 +114,36 @@ class TrainerConfig:
 class OracleConfig:
     """Retrain from scratch on the post-event members' data (same model, same slots), cached per event.
 
-    The oracle trains like the run (same batch size, ownership, step size unless set) on a complete graph with
-    exact averaging (γ = 1, Metropolis–Hastings), for ``rounds`` rounds of ``local_steps`` steps.
+    ``kind: decentral`` (the default): the oracle trains like the run (same batch size, ownership, step size
+    unless set) on a complete graph with exact averaging (γ = 1, Metropolis–Hastings), for ``rounds`` rounds
+    of ``local_steps`` steps. ``kind: central``: the certified oracle of :mod:`wirelora.learning
+    .oracle_central` — one model, all members' blocks jointly, full batch, L-BFGS until ‖∇F‖ ≤ ``grad_tol``
+    and the relative objective change ≤ ``rel_tol`` (at most ``max_steps``), on F = training loss +
+    (``weight_decay`` / 2)‖B‖²; every evaluated round then records ``train_objective`` = F(consensus) and
+    ``oracle_train_objective`` = F(oracle), the event gap's objective.
     """
 
     enabled: bool = False
+    kind: str = "decentral"
     rounds: int = 200
     local_steps: int = 1
     step_size: float | None = None
     cache_dir: str | None = None  # default: <output dir>/oracle when the run has one, else no cache
+    # kind: central
+    weight_decay: float = 1e-2
+    grad_tol: float = 1e-3
+    rel_tol: float = 1e-6
+    max_steps: int = 4000
+    history_size: int = 20
 
     def __post_init__(self):
+        check_choice("oracle.kind", self.kind, ("decentral", "central"))
+        check_positive("oracle.weight_decay", self.weight_decay)
+        check_positive("oracle.grad_tol", self.grad_tol)
+        check_positive("oracle.rel_tol", self.rel_tol)
+        for name in ("max_steps", "history_size"):
+            v = getattr(self, name)
+            require(isinstance(v, int) and v >= 1, f"oracle.{name}", v, "must be an integer >= 1")
         require(
             isinstance(self.rounds, int) and self.rounds >= 1, "oracle.rounds", self.rounds, "must be >= 1"
         )

@@ -91,6 +91,8 @@ def run(
                 if config.oracle.enabled:
                     ob = train_oracle(state, cache_dir)
                     state.oracle = {"blocks": ob, "eval": state.evaluate(ob)}
+                    if state.oracle_certificate is not None:  # oracle.kind: central
+                        history.meta.setdefault("oracle", []).append({"round": r, **state.oracle_certificate})
                 _hook(correction, "on_event", state, event)
             schedule = _hook(correction, "schedule", state, r) or state.default_schedule(r)
             schedule.check(state.group_names, len(state.members), r)

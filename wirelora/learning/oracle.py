@@ -1,4 +1,7 @@
-"""The oracle: retrain from scratch on the post-event members' data (same model and slots), cached."""
+"""The oracle: retrain from scratch on the post-event members' data (same model and slots), cached.
+
+Decentralised (the default; a fixed number of DGD rounds) or, with ``oracle.kind: central``, the certified
+centralised oracle of :mod:`wirelora.learning.oracle_central`."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from wirelora.distributed.backend import InProcessBackend
 from wirelora.errors import CheckpointError
 from wirelora.files import load_tree, save_tree
 from wirelora.learning.gossip import exchange
+from wirelora.learning.oracle_central import train_central_oracle
 from wirelora.learning.step import local_steps
 
 if TYPE_CHECKING:
@@ -44,15 +48,25 @@ def _oracle_key(state: TrainerState, members: Sequence[str]) -> str:
 
 
 def train_oracle(state: TrainerState, cache_dir: Path | None) -> dict[str, torch.Tensor]:
-    """Retrain from zero on the current members' data in their slots; {layer: [out, S]} (cached by key)."""
+    """Retrain from zero on the current members' data in their slots; {layer: [out, S]} (cached by key).
+
+    ``oracle.kind: central``: the certified centralised oracle (:mod:`wirelora.learning.oracle_central`); its
+    certificate is left in ``state.oracle_certificate`` (None for the decentralised oracle)."""
     oc = state.config.oracle
     key = _oracle_key(state, state.members)
     path = None if cache_dir is None else Path(cache_dir) / f"oracle-{key}.safetensors"
     if path is not None and path.is_file():
         saved = load_tree(path)
+        cert = saved.pop("certificate", None) if isinstance(saved, dict) else None
         if not isinstance(saved, dict) or set(saved) != set(state.layer_names):
             raise CheckpointError(f"oracle cache {str(path)!r}: its layers are not this model's")
+        state.oracle_certificate = cert
         return {n: saved[n].to(state.device) for n in state.layer_names}
+    if oc.kind == "central":
+        result, cert = train_central_oracle(state)
+        state.oracle_certificate = cert
+        _save(path, {**{n: t.cpu() for n, t in result.items()}, "certificate": cert})
+        return result
     # A scratch copy of the state's training fields: same members and slots, blocks from zero, no prox.
     saved = (state.blocks, state.anchor, state.prox_weight, state.opt)
     state.blocks = {n: torch.zeros_like(b) for n, b in state.blocks.items()}
@@ -82,6 +96,10 @@ def train_oracle(state: TrainerState, cache_dir: Path | None) -> dict[str, torch
         result = state.consensus()
     finally:
         state.blocks, state.anchor, state.prox_weight, state.opt = saved
-    if path is not None:
-        save_tree(path, {n: t.cpu() for n, t in result.items()})
+    _save(path, {n: t.cpu() for n, t in result.items()})
     return result
+
+
+def _save(path: Path | None, payload: dict) -> None:
+    if path is not None:
+        save_tree(path, payload)

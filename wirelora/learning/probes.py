@@ -25,6 +25,7 @@ __all__ = [
     "per_sample_gradients",
     "evaluate",
     "device_set_losses",
+    "train_objective",
 ]
 
 SETS = ("retain", "join", "forget")
@@ -133,7 +134,23 @@ def evaluate(
         logits = _eval_logits(state, blocks, x)
         out[f"{s}_loss"] = float(row_losses(logits, y, 1)[0])
         out[f"{s}_acc"] = float(row_accuracy(logits, y, 1)[0])
+    oc = state.config.oracle
+    if oc.enabled and oc.kind == "central":
+        out["train_objective"] = float(train_objective(state, blocks, oc.weight_decay))
     return out
+
+
+def train_objective(
+    state: TrainerState, blocks: Mapping[str, torch.Tensor], weight_decay: float
+) -> torch.Tensor:
+    """F(B) = (1/M) Σ_u L_u(B) + (weight_decay / 2)‖B‖² over the members u (scalar tensor, differentiable):
+    L_u is u's mean training loss over all its training data, B = {layer: [out, S]} one model."""
+    x, y = state.data(state.members, "train")
+    rows = x.shape[0]
+    stacked = {n: b.expand(rows, *b.shape[-2:]) for n, b in blocks.items()}
+    with state.stacked.use(stacked):
+        loss = row_losses(logits_of(state.model(fold(x))), y, rows).mean()
+    return loss + 0.5 * weight_decay * sum((b * b).sum() for b in blocks.values())
 
 
 @torch.no_grad()

@@ -40,8 +40,8 @@ class TrainerState:
     Attributes: ``members`` (active devices, row order), ``blocks`` ({layer: Tensor [M, out, S]}), ``anchor``
     ({layer: [out, S]} or None), ``prox_weight`` ({layer: [out, S] or [M, out, S]} or None = 1), ``sets``
     ({"retain"|"join"|"forget": device names}), ``event`` (the last Event or None), ``oracle`` (dict with
-    ``blocks`` and ``eval`` or None), ``round`` (the current round), ``task``, ``adapter``, ``groups``
-    ({group: [layer names]}), ``config``, ``seed``.
+    ``blocks`` and ``eval`` or None), ``oracle_certificate`` (the central oracle's or None), ``round`` (the
+    current round), ``task``, ``adapter``, ``groups`` ({group: [layer names]}), ``config``, ``seed``.
     """
 
     def __init__(self, config: RunConfig, *, seed: int):
@@ -128,6 +128,7 @@ class TrainerState:
         self.event: Event | None = None
         self.event_index = -1
         self.oracle: dict | None = None
+        self.oracle_certificate: dict | None = None  # the central oracle's stationarity certificate
         self.round = 0
         for d in t.initial:
             self.adapter.add_device(d)

@@ -9,7 +9,11 @@ can fold the active devices into the batch dimension.
   loss is the next-token loss on the value positions only. A model that never saw u predicts u's values at
   chance (1 / num_values). Train and eval sequences hold the same facts in different orders and
   combinations: the knowledge tested is the device's facts. With ``key_tokens: 2`` a key is a pair of
-  tokens (distinct pairs across devices), for more devices than key tokens (e.g. 128).
+  tokens (distinct pairs across devices), for more devices than key tokens (e.g. 128). This is
+  memorisation of a list: eval asks the same keys, so held-out loss measures confidence on recalled items.
+- ``rule`` (tiny language model, :mod:`wirelora.learning.task_rule`): device u owns a rule, a random
+  permutation that rearranges a list of content tokens after u's marker token; eval lists are lists never
+  trained on (of rule_contents ** rule_length), answered right only by a model that learned u's rule.
 - ``clusters`` (classifier): device u owns ``clusters_per_device`` Gaussian clusters in input space, each
   with a label drawn for it; inputs are centre + noise. Unseen clusters are classified at chance.
 - ``dirichlet`` (classifier): one shared Gaussian-mixture problem, labels split across devices by
@@ -35,7 +39,7 @@ from wirelora.streams import stream
 
 __all__ = ["TaskConfig", "Task", "TASK_KINDS", "build_task", "event_sets", "IGNORE_INDEX"]
 
-TASK_KINDS = ("facts", "clusters", "dirichlet", "topics")
+TASK_KINDS = ("facts", "rule", "clusters", "dirichlet", "topics")
 IGNORE_INDEX = -100
 
 
@@ -52,6 +56,9 @@ class TaskConfig:
     num_values: int = 16  # value tokens first_token .. first_token+num_values-1; key tokens follow
     key_tokens: int = 1  # tokens per key (2+ when devices x facts exceed the key tokens, e.g. 128 devices)
     first_token: int = 3  # below: the LM's special tokens (0 pad, 1 bos, 2 eos), never used as facts
+    # rule (also uses first_token): device u rearranges a list of content tokens by its own permutation
+    rule_contents: int = 16  # shared content tokens the lists are drawn from
+    rule_length: int = 4  # list length (chance accuracy without the device's rule: 1 / rule_length)
     # classifiers
     clusters_per_device: int = 4
     noise: float = 0.3
@@ -74,6 +81,8 @@ class TaskConfig:
             "key_tokens",
             "topics_per_device",
             "max_tokens",
+            "rule_contents",
+            "rule_length",
         ):
             v = getattr(self, name)
             require(isinstance(v, int) and v >= 1, f"task.{name}", v, "must be an integer >= 1")
@@ -84,7 +93,7 @@ class TaskConfig:
             f"must be <= task.num_devices={self.num_devices}",
         )
         require(
-            self.pairs_per_sequence <= self.facts_per_device,
+            self.kind != "facts" or self.pairs_per_sequence <= self.facts_per_device,
             "task.pairs_per_sequence",
             self.pairs_per_sequence,
             f"must be <= task.facts_per_device={self.facts_per_device}",
@@ -120,7 +129,7 @@ class Task:
 
     @property
     def is_sequence(self) -> bool:
-        return self.kind == "facts"
+        return self.kind in ("facts", "rule")
 
     def index(self, devices: Sequence[str]) -> np.ndarray:
         pos = {d: i for i, d in enumerate(self.devices)}
@@ -260,8 +269,9 @@ def build_task(
     seed: int,
 ) -> Task:
     """Generate the task's data from ``seed`` (same seed, same data). Sizes come from the model card:
-    ``vocab_size`` for ``facts``; ``in_features`` and ``num_classes`` for the classifiers; ``topics`` needs
-    the encoder's ``tokenizer`` (its labels are the topics, num_classes = devices x topics_per_device)."""
+    ``vocab_size`` for ``facts`` and ``rule``; ``in_features`` and ``num_classes`` for the classifiers;
+    ``topics`` needs the encoder's ``tokenizer`` (its labels are the topics, num_classes = devices x
+    topics_per_device)."""
     rng = stream("task_data", seed)
     if cfg.kind == "topics":
         require(
@@ -270,7 +280,7 @@ def build_task(
         tx, ty, ex, ey, nc, names = _topics(cfg, tokenizer, rng)
         devices = tuple(f"d{i}" for i in range(cfg.num_devices))
         return Task(cfg.kind, devices, devices[: cfg.initial_devices], tx, ty, ex, ey, nc, names)
-    if cfg.kind == "facts":
+    if cfg.kind in ("facts", "rule"):
         require(
             vocab_size > 0, "task.kind", cfg.kind, "needs a language model with a vocabulary (e.g. tiny-lm)"
         )
@@ -286,7 +296,12 @@ def build_task(
             cfg.num_values,
             f"must be < the model's vocabulary ({vocab_size}) minus task.first_token ({cfg.first_token})",
         )
-        parts = _facts(cfg, vocab_size, rng)
+        if cfg.kind == "rule":
+            from wirelora.learning.task_rule import rule_task  # its own module (it imports IGNORE_INDEX)
+
+            parts = rule_task(cfg, vocab_size, rng)
+        else:
+            parts = _facts(cfg, vocab_size, rng)
     else:
         require(
             in_features >= 1 and num_classes >= 2,
