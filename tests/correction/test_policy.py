@@ -103,7 +103,7 @@ def test_arms_drive_only_their_knobs(arm):
     cfg = C.PolicyConfig(arm=arm, n_max=5, sync_max=4)
     scores = [0.5, 1.0, 3.0]
     plan = PL.fisher_plan(scores, cfg)
-    uni = PL.uniform_schedule(3, cfg)
+    uni = PL.uniform_plan(3, cfg)
     if arm == "no_correction":
         assert plan.local_steps.tolist() == [0, 0, 0] and np.all(plan.gamma == 0)
         return
@@ -116,8 +116,8 @@ def test_arms_drive_only_their_knobs(arm):
         assert np.allclose(plan.priority, 1 / 3)
 
 
-def test_uniform_schedule_values():
-    plan = PL.uniform_schedule(3, C.PolicyConfig(n_min=1, n_max=4, lambda_max=0.3, gamma_min=0.1))
+def test_uniform_plan_values():
+    plan = PL.uniform_plan(3, C.PolicyConfig(n_min=1, n_max=4, lambda_max=0.3, gamma_min=0.1))
     assert plan.local_steps.tolist() == [2, 2, 2] and np.allclose(plan.prox, 0.1)
     assert np.allclose(plan.gamma, 0.1 + 0.9 / 3) and plan.sync_period.tolist() == [1, 1, 1]
 
@@ -216,7 +216,7 @@ def test_residual_plan_respects_budgets():
         edges_fn=lambda g: 5 + round(10 * g),
     )
     plan = RR.residual_plan(obs, cfg, rounds=30, step_size=0.3, **kw)
-    uni = PL.uniform_schedule(3, cfg)
+    uni = PL.uniform_plan(3, cfg)
     assert plan.actions  # it did something
     assert (
         RR.plan_compute(plan, kw["compute_units"]).sum()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from wirelora.allocation.problem import Allocation
-from wirelora.allocation.scenario import Problem
+from wirelora.allocation.scenario_arrays import Problem
 
 __all__ = ["entries", "records", "format_table", "to_json"]
 

@@ -30,6 +30,7 @@ import numpy as np
 from wirelora.allocation.allocator import allocate
 from wirelora.allocation.baselines import equal_split
 from wirelora.allocation.problem import OBJECTIVES, Allocation, AllocationProblem, Budget, evaluate
+from wirelora.allocation.scenario_arrays import Problem
 from wirelora.allocation.scenario_round import check_round_fields, has_round, solve_round_scenario
 from wirelora.config import (
     ConfigError,
@@ -190,21 +191,6 @@ class Scenario:
             check_probability("density", self.density)
             check_choice("graph", self.graph, ("random", "channel_aware"))
             require(bool(self.groups), "groups", self.groups, "a generated scenario needs at least one group")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """A scenario turned into arrays. payload_bits : [E] or [G, L]; labels name the entries."""
-
-    payload_bits: np.ndarray
-    link_snr_hz: np.ndarray
-    total_bandwidth_hz: float
-    weights: np.ndarray
-    tx_power_w: np.ndarray
-    group_names: list[str]
-    link_names: list[str]
-    compute_time_s: np.ndarray | None = None  # per entry, from the links (None: the scenario's scalar)
-    samples: np.ndarray | None = None
 
 
 def random_instance(num_links: int, *, seed: int, radius_m: float = WirelessConfig.radius_m):

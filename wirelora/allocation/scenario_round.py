@@ -14,6 +14,7 @@ from wirelora.allocation.allocator import allocate
 from wirelora.allocation.baselines import equal_split
 from wirelora.allocation.problem import Allocation, AllocationProblem, evaluate
 from wirelora.allocation.round_solve import evaluate_round
+from wirelora.allocation.scenario_arrays import Problem
 from wirelora.config import ConfigError, check_choice, check_positive, require
 from wirelora.units import db_to_lin, dbm_to_w
 
@@ -65,8 +66,6 @@ def check_round_fields(cfg) -> bool:
 
 def uplink_problem(cfg):
     """The uplink cell's arrays (a scenario.Problem): one entry per user, one group."""
-    from wirelora.allocation.scenario import Problem
-
     rng = np.random.default_rng(cfg.seed)
     half = cfg.square_m / 2.0
     pos = rng.uniform(-half, half, (cfg.num_users, 2))  # base station at the origin

@@ -6,7 +6,7 @@ schedule the trainer runs (``schedule.py``), and the correction methods (``metho
 
 from wirelora.correction.config import ARMS, METHODS, CorrectionConfig, PolicyConfig
 from wirelora.correction.joint import JointRound, joint_round
-from wirelora.correction.plan import GroupPlan, fisher_plan, uniform_schedule
+from wirelora.correction.plan import GroupPlan, fisher_plan, uniform_plan
 from wirelora.correction.residual_rule import Observables, regime_grid, residual_plan
 
 __all__ = [
@@ -21,5 +21,5 @@ __all__ = [
     "joint_round",
     "regime_grid",
     "residual_plan",
-    "uniform_schedule",
+    "uniform_plan",
 ]

@@ -25,7 +25,7 @@ from wirelora.correction.priority import as_float_array, priorities
 
 __all__ = [
     "GroupPlan",
-    "uniform_schedule",
+    "uniform_plan",
     "no_correction_schedule",
     "priority_schedule",
     "binned_schedule",
@@ -100,7 +100,7 @@ def _is_count(x) -> bool:
     return isinstance(x, int | np.integer) and not isinstance(x, bool)
 
 
-def uniform_schedule(num_groups: int, cfg: PolicyConfig) -> GroupPlan:
+def uniform_plan(num_groups: int, cfg: PolicyConfig) -> GroupPlan:
     """p(g) = 1/G in the same maps, gossip every round: n = n_min + ⌊(n_max − n_min)/G⌋, λ = λ_max/G, ..."""
     require(
         _is_count(num_groups) and num_groups >= 1,
@@ -150,5 +150,5 @@ def fisher_plan(scores, cfg: PolicyConfig) -> GroupPlan:
         return no_correction_schedule(g)
     p = priorities(scores, cfg.eps)
     if cfg.arm == "uniform":
-        return uniform_schedule(g, cfg)
+        return uniform_plan(g, cfg)
     return binned_schedule(p, cfg) if cfg.binned else priority_schedule(p, cfg)

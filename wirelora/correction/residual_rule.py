@@ -19,7 +19,7 @@ from wirelora.correction.plan import (
     compose_plan,
     no_correction_schedule,
     uniform_maps,
-    uniform_schedule,
+    uniform_plan,
 )
 from wirelora.correction.priority import as_float_array
 from wirelora.network.topology import num_edges_for_density
@@ -155,7 +155,7 @@ def residual_plan(
     g = as_float_array(payload_bits).size
     if cfg.arm == "no_correction":
         return no_correction_schedule(g)
-    uniform = uniform_schedule(g, cfg)
+    uniform = uniform_plan(g, cfg)
     if cfg.arm == "uniform":
         return uniform
     start = {

@@ -17,7 +17,6 @@ from __future__ import annotations
 import numpy as np
 
 from wirelora.config import require
-from wirelora.learning.tasks import IGNORE_INDEX
 
 __all__ = ["rule_task", "rule_chance"]
 
@@ -28,7 +27,7 @@ def rule_chance(cfg) -> float:
     return 1.0 / cfg.rule_length
 
 
-def rule_task(cfg, vocab_size: int, rng: np.random.Generator):
+def rule_task(cfg, vocab_size: int, rng: np.random.Generator, *, ignore_index: int):
     """(train_x, train_y, eval_x, eval_y, num_classes) of the ``rule`` task (see the module docstring)."""
     d, c, length = cfg.num_devices, cfg.rule_contents, cfg.rule_length
     need = cfg.first_token + c + d
@@ -67,7 +66,7 @@ def rule_task(cfg, vocab_size: int, rng: np.random.Generator):
         answer = np.take_along_axis(x, np.broadcast_to(perms[:, None, :], x.shape), axis=-1)
         tokens = cfg.first_token + np.concatenate([x, answer], axis=-1)  # [D, n, 2L]
         seq = np.concatenate([np.broadcast_to(marker[:, None, None], (d, n, 1)), tokens], axis=-1)
-        y = np.full_like(seq, IGNORE_INDEX)
+        y = np.full_like(seq, ignore_index)
         y[..., length : 2 * length] = seq[..., length + 1 :]  # each position predicts the next answer token
         return seq.astype(np.int64), y.astype(np.int64)
 

@@ -297,9 +297,9 @@ def build_task(
             f"must be < the model's vocabulary ({vocab_size}) minus task.first_token ({cfg.first_token})",
         )
         if cfg.kind == "rule":
-            from wirelora.learning.task_rule import rule_task  # its own module (it imports IGNORE_INDEX)
+            from wirelora.learning.task_rule import rule_task
 
-            parts = rule_task(cfg, vocab_size, rng)
+            parts = rule_task(cfg, vocab_size, rng, ignore_index=IGNORE_INDEX)
         else:
             parts = _facts(cfg, vocab_size, rng)
     else:

@@ -125,7 +125,7 @@ class Correction:
 
     def make_plan(self, state) -> _plan.GroupPlan:
         """The schedule of the correction window: the uniform arm's (the same n, λ, γ, H for every group)."""
-        return _plan.uniform_schedule(len(state.group_names), self.ctx.policy)
+        return _plan.uniform_plan(len(state.group_names), self.ctx.policy)
 
     # ----------------------------------------------------------------------------------------------- window
     def in_window(self, round_index: int) -> bool:
@@ -166,7 +166,7 @@ class Correction:
 
     def _uniform_round(self, state, round_index: int) -> dict[str, float]:
         """The uniform arm's bits and local steps in this round (same members, channel and graphs' draw)."""
-        plan = _plan.uniform_schedule(len(state.group_names), self.ctx.policy)
+        plan = _plan.uniform_plan(len(state.group_names), self.ctx.policy)
         bps = state.config.trainer.bits_per_scalar
         m = len(state.members)
         payload = np.array(

@@ -15,7 +15,7 @@ from wirelora.evaluation.plots.style import curves, legend, new_axes, new_axes_p
 
 if TYPE_CHECKING:
     from wirelora.allocation.problem import Allocation
-    from wirelora.allocation.scenario import Problem
+    from wirelora.allocation.scenario_arrays import Problem
 
 __all__ = ["alloc", "pareto", "alloc_figure", "pareto_figure", "plot_allocation"]
 
