@@ -38,3 +38,32 @@ def test_a_pipe_closed_early_is_not_an_error(tmp_path):
     proc.stdout.close()
     err = proc.stderr.read().decode()
     assert proc.wait() == 0 and err == "", err
+
+
+def _scenario(tmp_path, num_devices: int):
+    text = (
+        (Path(EXAMPLES_DIR) / "example.yaml")
+        .read_text()
+        .replace("num_devices: 8", f"num_devices: {num_devices}")
+    )
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--plot", "/dev/null/x.png"], "'/dev/null' is not a directory"),
+        (["--plot", "."], "is a directory"),
+        (["SCENARIO:100000"], "num_devices=100000: at most 4096"),
+        (["SCENARIO:200", "--plot", "PLOT"], "at most 2000 (this scenario has"),
+    ],
+)
+def test_allocate_refuses_before_printing_or_allocating(tmp_path, argv, needle):
+    argv = [a if a != "PLOT" else str(tmp_path / "p.png") for a in argv]
+    argv = [_scenario(tmp_path, int(a.split(":")[1])) if a.startswith("SCENARIO:") else a for a in argv]
+    res = subprocess.run([*CLI, "allocate", *argv], capture_output=True, text=True)
+    assert res.returncode == 2 and res.stdout == "", res.stdout[:200]
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], res.stderr

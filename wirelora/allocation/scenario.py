@@ -59,6 +59,13 @@ __all__ = [
 ]
 
 EXAMPLES_DIR = Path(__file__).with_name("examples")
+MAX_DEVICES = 4096  # generated scenarios: [M, M] float64 gains, graphs and SNRs, about 0.5 GiB at 4096
+
+
+def _gib(num_devices: int) -> float:
+    return 4 * 8 * num_devices**2 / 2**30  # a few [M, M] float64 arrays live at once
+
+
 DEFAULT_EXAMPLE = "example"
 
 
@@ -187,6 +194,14 @@ class Scenario:
             require(len(self.links) > 0, "links", [], "must list at least one link")
         else:
             require(self.num_devices >= 2, "num_devices", self.num_devices, "must be an integer >= 2")
+            # the generated graphs and gains are dense [M, M] arrays: refuse before allocating them
+            require(
+                self.num_devices <= MAX_DEVICES,
+                "num_devices",
+                self.num_devices,
+                f"at most {MAX_DEVICES} (dense [M, M] gains and graphs: {self.num_devices} devices would "
+                f"need {_gib(self.num_devices):.0f} GiB; give explicit links for sparse instances)",
+            )
             check_positive("radius_m", self.radius_m)
             check_probability("density", self.density)
             check_choice("graph", self.graph, ("random", "channel_aware"))
