@@ -67,3 +67,26 @@ def test_allocate_refuses_before_printing_or_allocating(tmp_path, argv, needle):
     assert res.returncode == 2 and res.stdout == "", res.stdout[:200]
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], res.stderr
+
+
+@pytest.mark.parametrize("content", ['{"data": {}}', '{"data": null}', '{"data": {"x": 1}}', "garbage", ""])
+def test_reproduce_from_bad_data_is_one_line(tmp_path, content):
+    (tmp_path / "fig3.json").write_text(content)
+    res = subprocess.run(
+        [*CLI, "reproduce", "fig3", "--from-data", "--out", str(tmp_path)], capture_output=True, text=True
+    )
+    assert res.returncode == 2
+    assert (
+        res.stderr.strip().splitlines()[-1].startswith("wirelora reproduce: error: ")
+        and "fig3.json" in res.stderr
+    )
+    assert "Traceback" not in res.stderr
+
+
+def test_reproduce_out_naming_a_file_is_one_line(tmp_path):
+    f = tmp_path / "f"
+    f.write_text("")
+    res = subprocess.run(
+        [*CLI, "reproduce", "alloc", "--out", str(f / "sub")], capture_output=True, text=True
+    )
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "is a file" in res.stderr

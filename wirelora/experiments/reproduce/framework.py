@@ -87,6 +87,10 @@ def reproduce(
                 f"settings.{t}.{unknown[0]}: unknown setting; allowed: {', '.join(sorted(base))}"
             )
     out = Path(out_dir)
+    if any(p.exists() and not p.is_dir() for p in (out, *out.parents)):
+        raise ValueError(
+            f"--out={str(out)!r}: {str(next(p for p in (out, *out.parents) if p.exists()))!r} is a file"
+        )
     out.mkdir(parents=True, exist_ok=True)
     ctx = Context(progress=progress, quick=quick, work_dir=out / "runs")
     written: dict[str, list[Path]] = {}
@@ -110,7 +114,14 @@ def reproduce(
                 "data": data,
             }
             paths = write_record(out, name, record, is_table=recipe.is_table)
-        drawn = recipe.draw(record["data"])
+        try:
+            drawn = recipe.draw(record["data"])
+        except (KeyError, TypeError, IndexError, ValueError) as exc:
+            if not from_data:
+                raise
+            raise ValueError(
+                f"{out / (name + '.json')}: its data is not what {name} draws ({type(exc).__name__}: {exc})"
+            ) from None
         if recipe.is_table:
             header, rows = drawn
             md, tab = out / f"{name}.md", out / f"{name}.csv"

@@ -81,7 +81,10 @@ def read_record(path: Path, target: str) -> dict:
         raise FileNotFoundError(
             f"{path}: no saved data for {target!r}; run `wirelora reproduce {target}` first"
         )
-    record = json.loads(path.read_text())
-    if not isinstance(record, dict) or "data" not in record:
-        raise ValueError(f"{path}: not a wirelora reproduce record (no 'data' key)")
+    try:
+        record = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a wirelora reproduce record (unreadable JSON: {exc})") from None
+    if not isinstance(record, dict) or not isinstance(record.get("data"), dict) or not record["data"]:
+        raise ValueError(f"{path}: not a wirelora reproduce record (no 'data' mapping)")
     return record
