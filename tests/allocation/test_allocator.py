@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -259,3 +261,16 @@ def test_unrepresentable_inputs_name_the_field(payload, snr, total, field, metho
     # never OverflowError, never "optimal" with an infinite latency, never bandwidth_hz=nan
     with pytest.raises(ValueError, match=field):
         allocate(payload, snr, total, method=method)
+
+
+@pytest.mark.parametrize(
+    ("payload", "snr", "needle"),
+    [
+        (["a", "b"], [1e7, 1e7], "payload_bits=['a', 'b']: must be an array of numbers"),
+        ([1e6, 1e6], ["x", 1e7], "link_snr_hz=['x', 10000000.0]: must be an array of numbers"),
+        ([1e6, 1e6], {"a": 1}, "link_snr_hz"),
+    ],
+)
+def test_non_numbers_are_named(payload, snr, needle):
+    with pytest.raises(ValueError, match=re.escape(needle)):
+        allocate(payload, snr, 1e6)

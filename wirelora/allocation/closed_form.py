@@ -71,12 +71,17 @@ def min_bandwidth_hz(rate_bps, link_snr_hz):
     return np.where(ok, b, np.where(r > 0, np.inf, 0.0))
 
 
+def _floats(field: str, values) -> np.ndarray:
+    try:  # values that are not numbers: a ValueError naming the field
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{field}={values!r}: must be an array of numbers ({exc})") from None
+
+
 def prepare(payload_bits, link_snr_hz, total_bandwidth_hz):
     """Validate and broadcast: returns (q, a, B) with q, a float arrays of the payload's shape and B a float.
-
-    Raises ValueError naming the field and the first bad value.
-    """
-    q = np.asarray(payload_bits, dtype=float)
+    Raises ValueError naming the field and the first bad value."""
+    q = _floats("payload_bits", payload_bits)
     if q.ndim not in (1, 2) or q.size == 0:
         raise ValueError(
             f"payload_bits: must be a non-empty [num_links] or [num_groups, num_links] array, "
@@ -85,8 +90,9 @@ def prepare(payload_bits, link_snr_hz, total_bandwidth_hz):
     _check_array("payload_bits", q, allow_zero=True)
     if not np.any(q > 0):
         raise ValueError("payload_bits: every entry is 0 (no link to allocate)")
+    a = _floats("link_snr_hz", link_snr_hz)
     try:
-        a = np.broadcast_to(np.asarray(link_snr_hz, dtype=float), q.shape)
+        a = np.broadcast_to(a, q.shape)
     except ValueError:
         raise ValueError(
             f"link_snr_hz: shape {np.shape(link_snr_hz)} does not broadcast to the payload's {q.shape}"
