@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,14 @@ def run(
     start = 0
     if resume and ck_path is not None and (ck_path.exists() or ck_path.is_symlink()):  # a directory: refused
         start, history = load_checkpoint(ck_path, state, correction)
+        was = history.meta.get("threads")
+        if was is not None and was != torch.get_num_threads():
+            warnings.warn(
+                f"resuming with {torch.get_num_threads()} threads a run checkpointed with {was}: the History "
+                "may differ in the last digits from an uninterrupted run (set trainer.threads)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
     bar = _progress_bar(config, start) if progress and start < tc.rounds else None
     try:
         for r in range(start, tc.rounds):
@@ -165,6 +174,7 @@ def _setup(config: RunConfig, seed: int | None) -> tuple[TrainerState, dict[int,
             "events": [dataclasses.asdict(e) for e in events.values()],
             "groups": state.groups,
             "device": str(state.device),
+            "threads": torch.get_num_threads(),  # float reductions depend on it (trainer.threads fixes it)
         },
     )
     return state, events, history, config
