@@ -56,3 +56,28 @@ def test_save_is_atomic_no_temp_left(tmp_path):
     for _ in range(3):
         h.save(tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["history.json"]
+
+
+def test_a_run_records_where_it_came_from_and_equality_ignores_it():
+    import importlib.metadata
+
+    from wirelora.config import from_dict
+    from wirelora.learning import RunConfig, run
+
+    raw = {
+        "model": {"name": "tiny-mlp"},
+        "task": {
+            "kind": "clusters",
+            "num_devices": 3,
+            "initial_devices": 3,
+            "train_per_device": 8,
+            "eval_per_device": 4,
+        },
+        "trainer": {"rounds": 2, "batch_size": 4},
+    }
+    h = run(from_dict(RunConfig, raw), seed=0)
+    prov = h.meta["provenance"]
+    assert prov["versions"]["torch"] == importlib.metadata.version("torch")
+    assert prov["versions"]["wirelora"] == importlib.metadata.version("wirelora")
+    assert h.meta["threads"] >= 1
+    assert "provenance" not in h.without_timing()["meta"]

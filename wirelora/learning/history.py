@@ -36,7 +36,7 @@ from wirelora.files import atomic_write_text
 __all__ = ["History", "TIMING_KEYS", "HISTORY_FILE"]
 
 HISTORY_FILE = "history.json"
-TIMING_KEYS = ("wall_time_s",)
+TIMING_KEYS = ("wall_time_s", "provenance")  # what differs between two runs of one config and seed
 
 
 def _clean(value):

@@ -43,6 +43,7 @@ from wirelora.learning.oracle import train_oracle
 from wirelora.learning.probes import SETS
 from wirelora.learning.state import TrainerState
 from wirelora.learning.step import check_blocks
+from wirelora.provenance import provenance
 
 __all__ = ["run"]
 
@@ -175,6 +176,7 @@ def _setup(config: RunConfig, seed: int | None) -> tuple[TrainerState, dict[int,
             "groups": state.groups,
             "device": str(state.device),
             "threads": torch.get_num_threads(),  # float reductions depend on it (trainer.threads fixes it)
+            "provenance": provenance(),
         },
     )
     return state, events, history, config

@@ -15,6 +15,7 @@ from wirelora.config import ConfigError, load_mapping, to_jsonable
 from wirelora.experiments.reproduce.outputs import markdown, read_record, save_figure, write_csv, write_record
 from wirelora.experiments.reproduce.recipe import Context, Recipe
 from wirelora.experiments.reproduce.targets import TARGETS
+from wirelora.provenance import provenance
 
 __all__ = ["SETTINGS_DIR", "settings_for", "load_data", "reproduce", "cli_reproduce"]
 
@@ -111,6 +112,7 @@ def reproduce(
                 "settings": to_jsonable(cfg),
                 "elapsed_s": round(time.perf_counter() - start, 3),
                 "wirelora_version": _version(),
+                "provenance": provenance(),
                 "data": data,
             }
             paths = write_record(out, name, record, is_table=recipe.is_table)
