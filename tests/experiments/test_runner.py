@@ -173,3 +173,27 @@ def test_leave_only_tiny_lm_smoke(tmp_path):
     assert last["train_loss"] < first["train_loss"]  # it learns
     assert last["forget_loss"] is not None and last["oracle_retain_loss"] is not None
     assert last["members"] == ["d1", "d2", "d3", "d4", "d5"]
+
+
+def test_metrics_jsonl_follows_the_history_through_a_resume(tmp_path):
+    import json
+
+    from wirelora.learning import run
+    from wirelora.learning.history import METRICS_FILE
+
+    cfg = load_run_config(
+        "leave-only-mlp",
+        [
+            "trainer.rounds=6",
+            "events=[{round: 3, leave: [d0]}]",
+            "oracle.enabled=false",
+            "trainer.checkpoint_every=2",
+        ],
+    )
+    run(cfg, out_dir=tmp_path, stop_after=3)  # checkpoint after round 3; metrics has rounds 0..3
+    lines = (tmp_path / METRICS_FILE).read_text().splitlines()
+    assert [json.loads(x)["round"] for x in lines] == [0, 1, 2, 3]
+    h = run(cfg, out_dir=tmp_path, resume=True)
+    rows = [json.loads(x) for x in (tmp_path / METRICS_FILE).read_text().splitlines()]
+    assert [r["round"] for r in rows] == list(range(6))
+    assert rows[-1]["retain_loss"] == h.rounds[-1]["retain_loss"]

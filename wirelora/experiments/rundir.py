@@ -24,7 +24,14 @@ __all__ = ["claim", "LOCK_FILE", "RESOLVED_FILE", "RUN_FILES"]
 LOCK_FILE = ".lock"
 RESOLVED_FILE = "config.json"
 # what a run writes (and what --force removes; nothing else in the directory is touched)
-RUN_FILES = (RESOLVED_FILE, "history.json", "checkpoint.safetensors", "summary.png", "oracle")
+RUN_FILES = (
+    RESOLVED_FILE,
+    "history.json",
+    "checkpoint.safetensors",
+    "metrics.jsonl",
+    "summary.png",
+    "oracle",
+)
 
 
 def _check_path(out: Path) -> None:

@@ -33,9 +33,10 @@ import numpy as np
 from wirelora.config import to_jsonable
 from wirelora.files import atomic_write_text
 
-__all__ = ["History", "TIMING_KEYS", "HISTORY_FILE"]
+__all__ = ["History", "TIMING_KEYS", "HISTORY_FILE", "METRICS_FILE", "MetricsLog"]
 
 HISTORY_FILE = "history.json"
+METRICS_FILE = "metrics.jsonl"  # one line per round, appended as the run goes (`tail -f`)
 TIMING_KEYS = ("wall_time_s", "provenance")  # what differs between two runs of one config and seed
 
 
@@ -101,3 +102,22 @@ class History:
         if not isinstance(data, dict) or "rounds" not in data or "config" not in data:
             raise ValueError(f"history file {str(path)!r}: expected an object with 'config' and 'rounds'")
         return cls(config=data["config"], rounds=list(data["rounds"]), meta=dict(data.get("meta", {})))
+
+
+class MetricsLog:
+    """``metrics.jsonl`` in a run directory: each round's record as one JSON line, appended (and flushed) as
+    soon as the round is done, for ``tail -f`` and other tools. It always equals the rounds of the History so
+    far: on resume it is rewritten from the checkpoint's rounds, so a killed run leaves no duplicate line."""
+
+    def __init__(self, directory: str | Path, rounds: list[dict]):
+        self.path = Path(directory) / METRICS_FILE
+        atomic_write_text(self.path, "".join(self._line(r) for r in rounds))
+
+    @staticmethod
+    def _line(record: dict) -> str:
+        return json.dumps(_clean(record), allow_nan=False) + "\n"
+
+    def append(self, record: dict) -> None:
+        with open(self.path, "a") as fh:
+            fh.write(self._line(record))
+            fh.flush()

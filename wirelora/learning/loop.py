@@ -37,7 +37,7 @@ from wirelora.distributed.backend import Backend, InProcessBackend
 from wirelora.learning.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from wirelora.learning.config import RunConfig
 from wirelora.learning.events import Event, sample_events, timeline
-from wirelora.learning.history import History
+from wirelora.learning.history import History, MetricsLog
 from wirelora.learning.hooks import Correction
 from wirelora.learning.oracle import train_oracle
 from wirelora.learning.probes import SETS
@@ -87,6 +87,7 @@ def run(
                 RuntimeWarning,
                 stacklevel=2,
             )
+    log = None if out is None else MetricsLog(out, history.rounds)
     bar = _progress_bar(config, start) if progress and start < tc.rounds else None
     try:
         for r in range(start, tc.rounds):
@@ -112,6 +113,8 @@ def run(
             record = _record(state, r, schedule, bits, train_loss, event, time.perf_counter() - t0)
             record.update(_hook(correction, "after_round", state, r) or {})
             history.append(record)
+            if log is not None:
+                log.append(history.rounds[-1])
             _advance(bar, history.rounds[-1])
             last = r == tc.rounds - 1
             if last:
