@@ -90,3 +90,27 @@ def test_reproduce_out_naming_a_file_is_one_line(tmp_path):
         [*CLI, "reproduce", "alloc", "--out", str(f / "sub")], capture_output=True, text=True
     )
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "is a file" in res.stderr
+
+
+@pytest.mark.parametrize(
+    ("edit", "needle"),
+    [
+        ("dup_group", "groups[].name='early': names a group twice"),
+        ("list_group", "group=[1, 2]: must be a group"),
+    ],
+)
+def test_scenario_names_are_checked(tmp_path, edit, needle):
+    import yaml
+
+    if edit == "dup_group":
+        raw = yaml.safe_load((Path(EXAMPLES_DIR) / "example.yaml").read_text())
+        raw["groups"][1]["name"] = raw["groups"][0]["name"]
+    else:
+        raw = {
+            "total_bandwidth_hz": 1e6,
+            "links": [{"payload_bits": 1e5, "link_snr_hz": 1e7, "group": [1, 2]}],
+        }
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    res = subprocess.run([*CLI, "allocate", str(path)], capture_output=True, text=True)
+    assert res.returncode == 2 and needle in res.stderr and res.stderr.count("\n") == 1

@@ -94,6 +94,8 @@ class LinkSpec:
 
     def __post_init__(self):
         check_positive("payload_bits", self.payload_bits)
+        ok = isinstance(self.group, str | int) and not isinstance(self.group, bool)
+        require(ok, "group", self.group, "must be a group name or number")
         if self.compute_time_s is not None:
             _finite("compute_time_s", self.compute_time_s)
             require(self.compute_time_s >= 0, "compute_time_s", self.compute_time_s, "must be >= 0")
@@ -206,6 +208,9 @@ class Scenario:
             check_probability("density", self.density)
             check_choice("graph", self.graph, ("random", "channel_aware"))
             require(bool(self.groups), "groups", self.groups, "a generated scenario needs at least one group")
+            names = [g.name for g in self.groups]
+            twice = [n for n in names if names.count(n) > 1]
+            require(not twice, "groups[].name", twice[0] if twice else None, "names a group twice")
 
 
 def random_instance(num_links: int, *, seed: int, radius_m: float = WirelessConfig.radius_m):
