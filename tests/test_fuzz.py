@@ -148,3 +148,11 @@ def test_damaged_checkpoints(tmp_path_factory, good_checkpoint, data):
         assert str(path) in str(exc) and "\n" not in str(exc)
     else:  # a change the integrity check cannot see must leave the content intact (e.g. header whitespace)
         assert tree["round"] == 3 and tree["members"] == ["d0", "d1"]
+
+
+@FUZZ
+@given(target=st.sampled_from(["fig3", "fig5", "alloc", "table3", "leakage"]), data=VALUES)
+def test_reproduce_data_files(tmp_path_factory, capsys, target, data):
+    out = tmp_path_factory.mktemp("fd")
+    (out / f"{target}.json").write_text(json.dumps({"target": target, "data": data}))
+    _one_line_or_success(["reproduce", target, "--from-data", "--out", str(out), "--no-progress"], capsys)
