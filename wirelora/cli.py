@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--force", action="store_true", help="replace a different run already in --out (default: refuse)"
     )
+    r.add_argument(
+        "--print-config", action="store_true", help="print the resolved config (after --set) and run nothing"
+    )
 
     s = sub.add_parser("resume", help="continue an interrupted run from its checkpoint")
     s.add_argument("dir", help="the run's output directory")

@@ -197,3 +197,20 @@ def test_metrics_jsonl_follows_the_history_through_a_resume(tmp_path):
     rows = [json.loads(x) for x in (tmp_path / METRICS_FILE).read_text().splitlines()]
     assert [r["round"] for r in rows] == list(range(6))
     assert rows[-1]["retain_loss"] == h.rounds[-1]["retain_loss"]
+
+
+def test_print_config_prints_the_resolved_config_and_runs_nothing(tmp_path, capsys, monkeypatch):
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "leave-only-correction", "--set", "trainer.rounds=80", "--print-config"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["trainer"]["rounds"] == 80 and printed["correction"]["method"] == "proposed"
+    assert printed == json.loads(
+        json.dumps(
+            __import__("wirelora.config").config.to_jsonable(
+                load_run_config("leave-only-correction", ["trainer.rounds=80"])
+            )
+        )
+    )
+    assert list(tmp_path.iterdir()) == []

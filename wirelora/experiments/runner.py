@@ -120,6 +120,12 @@ def _summary_line(history, out: Path) -> str:
 
 def cli_run(args) -> int:
     config = load_run_config(args.config, list(args.overrides), args.seed)
+    if getattr(
+        args, "print_config", False
+    ):  # the resolved config, as config.json would hold it; nothing runs
+        _preflight(config)
+        print(json.dumps(to_jsonable(config), indent=1))
+        return 0
     out = Path(args.out) if args.out else Path("runs") / config.name
     history = start_run(config, out, progress=not args.no_progress, force=args.force)
     print(f"wirelora run: {_summary_line(history, out)}")
