@@ -115,6 +115,11 @@ def _summary_line(history, out: Path) -> str:
     for key in ("retain_loss", "join_loss", "forget_loss", "retain_acc", "forget_acc"):
         if last.get(key) is not None:
             parts.append(f"{key} {last[key]:.4f}")
+    summary = history.meta.get("correction") or {}
+    if summary.get("final_event_gap") is not None:
+        parts.append(f"{summary.get('method')}: final event gap {summary['final_event_gap']:.4f}")
+    if summary.get("forget_acc") is not None and summary.get("oracle_forget_acc") is not None:
+        parts.append(f"forget acc {summary['forget_acc']:.3f} (oracle {summary['oracle_forget_acc']:.3f})")
     return f"{', '.join(parts)} -> {out}"
 
 
