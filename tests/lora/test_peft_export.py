@@ -123,3 +123,17 @@ def test_empty_compact_export_is_refused(tmp_path):
         ol.to_peft(tmp_path / "adapter")
     ol.to_peft(tmp_path / "full", compact=False)
     assert (tmp_path / "full" / "adapter_model.safetensors").is_file()
+
+
+def test_save_pretrained_trap_is_real(tmp_path):
+    """Why export_base exists: save_pretrained of the adapted model stores ``...base_layer.weight``, and
+    from_pretrained does not find ``q_proj.weight`` there, so it re-initialises it (only a warning)."""
+    ol = _adapted()
+    ids = _tokens()
+    with ol.peft_enabled(False):
+        base_logits = _logits(ol.model, ids)
+    ol.model.save_pretrained(str(tmp_path / "trap"))
+    trapped = transformers.AutoModelForCausalLM.from_pretrained(str(tmp_path / "trap"))
+    assert (_logits(trapped, ids) - base_logits).abs().max().item() > 1e-3
+    clean = transformers.AutoModelForCausalLM.from_pretrained(str(export_base(ol, tmp_path / "base")))
+    assert torch.equal(_logits(clean, ids), base_logits)

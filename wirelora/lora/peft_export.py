@@ -20,9 +20,10 @@ LoRA layer replaced by its base layer, and refuses to write if a LoRA or ``base_
 
 from __future__ import annotations
 
-import copy
+import contextlib
 import math
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,14 +40,11 @@ PEFT_PREFIX = "base_model.model."  # peft's key prefix for the wrapped model's m
 
 
 def export_slots(ol: OrthogonalLoRA, *, compact: bool = True) -> list[int]:
-    """The slots an export keeps, in slot order: every slot (``compact=False``), else the occupied ones
-    and, with independent bases, the retired ones (freed, block still nonzero)."""
+    """The slots an export keeps, in slot order: every slot (``compact=False``), else the occupied ones and
+    the retired ones (freed with a nonzero block: independent bases, or a leave without the projection)."""
     if not compact:
         return list(range(ol.max_devices))
-    kept = set(ol.slots.occupied)
-    if ol.basis_kind == "independent":
-        kept |= set(ol.retired_slots)
-    return sorted(kept)
+    return sorted(set(ol.slots.occupied) | set(ol.retired_slots))
 
 
 def _alpha(scaling: float, r: int) -> float:
@@ -84,8 +82,8 @@ def export_adapter(
         rank = ol.rank(name)
         cols = torch.cat([torch.arange(s * rank, (s + 1) * rank) for s in slots])
         layer = ol.lora_layer(name)
-        a_t = layer.lora_A[ADAPTER].weight.detach()  # [S, in]
-        b = layer.lora_B[ADAPTER].weight.detach()  # [out, S]
+        a_t = layer.lora_A[ADAPTER].weight.detach().cpu()  # [S, in]
+        b = layer.lora_B[ADAPTER].weight.detach().cpu()  # [out, S]
         tensors[f"{PEFT_PREFIX}{name}.lora_A.weight"] = a_t[cols].clone().contiguous()
         tensors[f"{PEFT_PREFIX}{name}.lora_B.weight"] = b[:, cols].clone().contiguous()
         widths[name] = len(cols)
@@ -108,26 +106,37 @@ def export_adapter(
     return out
 
 
-def base_model(ol: OrthogonalLoRA) -> torch.nn.Module:
-    """A copy of ``ol``'s model with every injected LoRA layer replaced by its base layer."""
-    model = copy.deepcopy(ol.model)
-    for name in ol.module_names:
-        parent_name, _, child = name.rpartition(".")
-        parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, child, getattr(parent, child).base_layer)
-    return model
+@contextlib.contextmanager
+def _stripped(ol: OrthogonalLoRA) -> Iterator[torch.nn.Module]:
+    """``ol.model`` with every injected LoRA layer swapped for its base layer inside the block (in place, no
+    copy: the model may carry forward hooks), and the LoRA layers put back afterwards."""
+    model = ol.model
+    swapped = []
+    try:
+        for name in ol.module_names:
+            parent_name, _, child = name.rpartition(".")
+            parent = model.get_submodule(parent_name) if parent_name else model
+            layer = getattr(parent, child)
+            setattr(parent, child, layer.base_layer)
+            swapped.append((parent, child, layer))
+        yield model
+    finally:
+        for parent, child, layer in swapped:
+            setattr(parent, child, layer)
 
 
 def export_base(ol: OrthogonalLoRA, out_dir: str | Path) -> Path:
     """Save ``ol``'s base model (LoRA layers stripped) with transformers' ``save_pretrained``."""
-    model = base_model(ol)
-    if not hasattr(model, "save_pretrained"):
+    if not hasattr(ol.model, "save_pretrained"):
         raise ValueError(
-            f"model {type(model).__name__}: not a Hugging Face model (no save_pretrained); only those export"
+            f"model {type(ol.model).__name__}: not a Hugging Face model (no save_pretrained), cannot export"
         )
-    bad = [k for k in model.state_dict() if "lora_" in k or ".base_layer." in k]
-    if bad:
-        raise RuntimeError(f"base model still holds adapter key {bad[0]!r} after stripping the LoRA layers")
     out = Path(out_dir)
-    model.save_pretrained(str(out))
+    with _stripped(ol) as model:
+        bad = [k for k in model.state_dict() if "lora_" in k or ".base_layer." in k]
+        if bad:
+            raise RuntimeError(
+                f"base model still holds adapter key {bad[0]!r} after stripping the LoRA layers"
+            )
+        model.save_pretrained(str(out))
     return out
