@@ -1,4 +1,4 @@
-"""``wirelora`` / ``python -m wirelora``: allocate, run, resume, reproduce.
+"""``wirelora`` / ``python -m wirelora``: allocate, run, resume, export, reproduce.
 
 Each subcommand's argparse definition lives here; its work lives in the module named in ``_HANDLERS``
 (imported lazily, so that ``wirelora allocate`` never loads torch). Bad input never gives a traceback:
@@ -20,6 +20,7 @@ _HANDLERS = {
     "allocate": "wirelora.experiments.allocate:cli_allocate",
     "run": "wirelora.experiments.runner:cli_run",
     "resume": "wirelora.experiments.runner:cli_resume",
+    "export": "wirelora.experiments.export:cli_export",
     "reproduce": "wirelora.experiments.reproduce:cli_reproduce",
     "list": "wirelora.experiments.listing:cli_list",
 }
@@ -98,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("resume", help="continue an interrupted run from its checkpoint")
     s.add_argument("dir", help="the run's output directory")
     s.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    e = sub.add_parser("export", help="write a run's consensus as a peft adapter (and its base model)")
+    e.add_argument("dir", help="the run's output directory")
+    e.add_argument(
+        "--out", required=True, metavar="DIR", help="writes DIR/adapter and, for a card-built base, DIR/base"
+    )
 
     q = sub.add_parser("reproduce", help="redraw the paper's figures and table (and wirelora's own)")
     q.add_argument(

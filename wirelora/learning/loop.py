@@ -18,7 +18,8 @@ History round; ``backend`` is the exchange step (:class:`wirelora.distributed.ba
 Default schedule: the trainer config's n, η, λ, γ, H for every group, with a per-group graph (``random``:
 connected, redrawn every round from (seed, round, group); ``fixed``, ``complete``, ``ring`` or ``edges``). The
 prox anchor after an event is the post-event, post-projection consensus; before the first event there is none.
-Same seed → the same History bit for bit on CPU, except ``wall_time_s``.
+Same seed → the same History bit for bit on CPU, except ``wall_time_s``. A finished run with ``out_dir``
+also writes ``out_dir/adapter/``: the final consensus as a standard peft adapter (``wirelora export``).
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ from wirelora.learning.state import TrainerState
 from wirelora.learning.step import check_blocks
 from wirelora.provenance import provenance
 
-__all__ = ["run"]
+__all__ = ["ADAPTER_DIR", "run"]
+
+ADAPTER_DIR = "adapter"  # out_dir/adapter: the final consensus as a peft adapter (OrthogonalLoRA.to_peft)
 
 
 def run(
@@ -129,6 +132,9 @@ def run(
     result = _summarized(history, correction)
     if out is not None:
         result.save(out)
+        if len(history.rounds) == tc.rounds and state.members:  # finished: the consensus as a peft adapter
+            state._sync_adapter()
+            state.adapter.to_peft(out / ADAPTER_DIR)
     return result
 
 

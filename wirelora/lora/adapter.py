@@ -342,6 +342,12 @@ class OrthogonalLoRA:
         self.load_slot_table(table)
         self.load_adapter_state(tensors)
 
+    def to_peft(self, path: str | Path, *, compact: bool = True) -> Path:
+        """Write the adapter as a standard peft LoRA adapter (:mod:`wirelora.lora.peft_export`)."""
+        from wirelora.lora.peft_export import export_adapter
+
+        return export_adapter(self, path, compact=compact)
+
     @classmethod
     def from_file(cls, model: nn.Module, path: str | Path) -> OrthogonalLoRA:
         """Wrap a fresh ``model`` with the configuration saved in ``path`` and restore its state (resume)."""
