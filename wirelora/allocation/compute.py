@@ -100,11 +100,7 @@ def least_energy_with_cpu(q, a, total, tau, cycles, kappa, cpu_max, *, p=None, g
     k3 = kappa * cycles**3
     pw = p if p is not None else a / g  # power at the clip (full power)
 
-    def b_lo(t):
-        return cf.min_bandwidth_hz(q / t, a)
-
-    def slope(t, lam):  # d phi / d t, increasing in t; and the band at t
-        bl = b_lo(t)
+    def slope(t, bl, lam):  # d phi / d t at t with b_lo(t) = bl, increasing in t; and the band at t
         db_lo = -(c / t**2) / cf._dphi(bl / a)
         d = 2.0 * k3 / (tau - t) ** 3 + pw + lam * db_lo
         if p is not None:
@@ -115,19 +111,28 @@ def least_energy_with_cpu(q, a, total, tau, cycles, kappa, cpu_max, *, p=None, g
         d_free = 2.0 * k3 / (tau - t) ** 3 - (b_free / g) * np.exp(log_f(u))
         return np.where(free, d_free, d), np.where(free, b_free, bl)
 
+    # The search runs over z = a / b_lo (the SNR over the least band), where t and b_lo are explicit:
+    # t(z) = c z / (a log1p z), increasing in z, so no Lambert W per step.
+    def t_of(z):
+        return c * z / (a * np.log1p(z))
+
+    z_lo = np.log(a / cf.min_bandwidth_hz(q / (t_floor * (1.0 + 1e-12)), a))
+    z_hi = np.log(a / cf.min_bandwidth_hz(q / t_max, a))
+
     def solve_t(lam):
-        lo = t_floor * (1.0 + 1e-12)
-        hi = t_max.copy()
-        d_hi, _ = slope(hi, lam)
+        lo, hi = z_lo.copy(), z_hi.copy()
+        d_hi, _ = slope(t_of(np.exp(hi)), a / np.exp(hi), lam)
         at_max = d_hi <= 0  # the fastest CPU: upload as long as possible
         for _ in range(64):
             mid = 0.5 * (lo + hi)
-            d, _ = slope(mid, lam)
+            z = np.exp(mid)
+            d, _ = slope(t_of(z), a / z, lam)
             neg = d < 0
             lo = np.where(neg, mid, lo)
             hi = np.where(neg, hi, mid)
-        t = np.where(at_max, t_max, 0.5 * (lo + hi))
-        return t, slope(t, lam)[1]
+        z = np.exp(np.where(at_max, z_hi, 0.5 * (lo + hi)))
+        t = np.where(at_max, t_max, t_of(z))
+        return t, slope(t, a / z, lam)[1]
 
     def excess(log_lam):
         return np.log(np.sum(solve_t(np.exp(log_lam))[1]) / total)
