@@ -9,7 +9,8 @@ Full transmit power and the fastest CPU are optimal here (both only shorten the 
 Least energy with the CPU frequency f_k <= f_max a variable: entry k splits its cap tau_k into computation
 cycles_k / f_k and upload t_k; energy kappa cycles f^2 = kappa cycles^3 / (tau - t)^2 grows with t, the
 upload energy falls with t and with b. For a band price lambda each entry minimises over t (convex; its
-derivative is a bracketed root, solved by vectorised bisection)
+derivative is a bracketed root, found for all entries at once over z = a / b_lo: bisection, then Illinois
+false position, stopping where the slope is zero to rounding)
 
     phi_k(t) = kappa C^3 / (tau - t)^2 + min_{b >= b_lo(t)} [E_up(b, t) + lambda b],
 
@@ -100,34 +101,61 @@ def least_energy_with_cpu(q, a, total, tau, cycles, kappa, cpu_max, *, p=None, g
     k3 = kappa * cycles**3
     pw = p if p is not None else a / g  # power at the clip (full power)
 
-    def b_lo(t):
-        return cf.min_bandwidth_hz(q / t, a)
-
-    def slope(t, lam):  # d phi / d t, increasing in t; and the band at t
-        bl = b_lo(t)
-        db_lo = -(c / t**2) / cf._dphi(bl / a)
-        d = 2.0 * k3 / (tau - t) ** 3 + pw + lam * db_lo
+    def slope(t, bl, lam, u_start=None):
+        # d phi / d t at t with b_lo(t) = bl (increasing in t), the band, u, and the sum of the slope's terms'
+        # magnitudes (|d| below ~eps times it is zero to rounding)
+        e_cmp = 2.0 * k3 / (tau - t) ** 3
+        band_term = lam * (-(c / t**2) / cf._dphi(bl / a))
+        d = e_cmp + pw + band_term
         if p is not None:
-            return d, bl
-        u = u_of_log_s(np.log(lam) + np.log(g) - np.log(t))
+            return d, bl, None, e_cmp + pw - band_term
+        u = u_of_log_s(np.log(lam) + np.log(g) - np.log(t), u_start)
         b_free = c / (t * u)
         free = b_free > bl
-        d_free = 2.0 * k3 / (tau - t) ** 3 - (b_free / g) * np.exp(log_f(u))
-        return np.where(free, d_free, d), np.where(free, b_free, bl)
+        up_free = (b_free / g) * np.exp(log_f(u))
+        d_free = e_cmp - up_free
+        size = np.where(free, e_cmp + up_free, e_cmp + pw - band_term)
+        return np.where(free, d_free, d), np.where(free, b_free, bl), u, size
+
+    # The search runs over z = a / b_lo (the SNR over the least band), where t and b_lo are explicit:
+    # t(z) = c z / (a log1p z), increasing in z, so no Lambert W per step.
+    def t_of(z):
+        return c * z / (a * np.log1p(z))
+
+    z_lo = np.log(a / cf.min_bandwidth_hz(q / (t_floor * (1.0 + 1e-12)), a))
+    z_hi = np.log(a / cf.min_bandwidth_hz(q / t_max, a))
 
     def solve_t(lam):
-        lo = t_floor * (1.0 + 1e-12)
-        hi = t_max.copy()
-        d_hi, _ = slope(hi, lam)
+        lo, hi = z_lo.copy(), z_hi.copy()
+        d_lo, _, u, _ = slope(t_of(np.exp(lo)), a / np.exp(lo), lam)
+        d_hi, _, u, _ = slope(t_of(np.exp(hi)), a / np.exp(hi), lam, u)
         at_max = d_hi <= 0  # the fastest CPU: upload as long as possible
-        for _ in range(64):
+        lo, hi = np.where(at_max, hi, lo), np.where(d_lo >= 0, lo, hi)  # no sign change: frozen at the end
+        side = np.zeros_like(lo)  # +1: lo moved last, -1: hi moved last
+        for step in range(256):  # in log z: bisection, then Illinois false position (each 4th: bisection)
+            width = hi - lo
+            if not np.any(width > 4.0 * np.finfo(float).eps * np.maximum(np.abs(lo) + np.abs(hi), 1.0)):
+                break
             mid = 0.5 * (lo + hi)
-            d, _ = slope(mid, lam)
+            secant = step >= 12 and step % 4 != 3
+            if secant:
+                with np.errstate(invalid="ignore", over="ignore"):
+                    sec = lo - d_lo * (width / (d_hi - d_lo))
+                mid = np.where((sec > lo) & (sec < hi), sec, mid)
+            z = np.exp(mid)
+            d, _, u, size = slope(t_of(z), a / z, lam, u)  # the last step's u starts the power's Newton
             neg = d < 0
-            lo = np.where(neg, mid, lo)
-            hi = np.where(neg, hi, mid)
-        t = np.where(at_max, t_max, 0.5 * (lo + hi))
-        return t, slope(t, lam)[1]
+            zero = np.abs(d) <= 8.0 * np.finfo(float).eps * size  # a root to rounding: stop there
+            if secant:  # Illinois: the end kept twice in a row has its value halved
+                d_hi = np.where(neg & (side > 0), 0.5 * d_hi, d_hi)
+                d_lo = np.where(~neg & (side < 0), 0.5 * d_lo, d_lo)
+            lo, d_lo = np.where(neg, mid, lo), np.where(neg, d, d_lo)
+            hi, d_hi = np.where(neg, hi, mid), np.where(neg, d_hi, d)
+            side = np.where(neg, 1.0, -1.0)
+            lo, hi = np.where(zero, mid, lo), np.where(zero, mid, hi)
+        z = np.exp(np.where(at_max, z_hi, 0.5 * (lo + hi)))
+        t = np.where(at_max, t_max, t_of(z))
+        return t, slope(t, a / z, lam, u)[1]
 
     def excess(log_lam):
         return np.log(np.sum(solve_t(np.exp(log_lam))[1]) / total)

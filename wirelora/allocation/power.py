@@ -44,9 +44,14 @@ def log_f(u):
     return np.where(small, np.log(series), big + np.log(big + np.expm1(-big)))
 
 
-def u_of_log_s(log_s):
-    """u > 0 with log F(u) = log_s (F increases from 0 to inf): Lambert W start, Newton steps on log F."""
+def u_of_log_s(log_s, u_start=None):
+    """u > 0 with log F(u) = log_s (F increases from 0 to inf): Lambert W start (or u_start, a nearby root
+    of a previous call: then Newton alone, falling back to the Lambert W start unless it converges)."""
     log_s = np.asarray(log_s, dtype=float)
+    if u_start is not None:
+        u, done = _newton_log_f(np.maximum(u_start, 1e-300), log_s, 8)
+        if done:
+            return u
     with np.errstate(over="ignore"):
         s = np.exp(np.minimum(log_s, 700.0))
     w = lambertw(np.maximum(s - 1.0, -1.0 + 1e-300) / np.e).real
@@ -54,8 +59,12 @@ def u_of_log_s(log_s):
     lz = log_s - 1.0
     w_big = lz - np.log(np.maximum(lz, 1.0))
     u = np.where(log_s < np.log(0.5), np.sqrt(2.0 * s), np.where(log_s > 700.0, 1.0 + w_big, 1.0 + w))
-    u = np.maximum(u, 1e-300)
-    for _ in range(30):  # quadratic from the Lambert W start: 2-3 steps
+    return _newton_log_f(np.maximum(u, 1e-300), log_s, 30)[0]  # quadratic from the start: 2-3 steps
+
+
+def _newton_log_f(u, log_s, steps):
+    """(u, converged): Newton steps on log F(u) = log_s from u (halving at most per step)."""
+    for _ in range(steps):
         lf = log_f(u)
         # d log F / du = u e^u / F = u exp(u - log F)
         slope = u * np.exp(u - lf)
@@ -64,8 +73,8 @@ def u_of_log_s(log_s):
         done = np.all(np.abs(u_next - u) <= 1e-14 * u)  # log F itself is exact to ~1e-15
         u = u_next
         if done:
-            break
-    return u
+            return u, True
+    return u, False
 
 
 def least_energy_bandwidth(q, g, tau, total, b_lo):
