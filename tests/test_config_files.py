@@ -52,3 +52,9 @@ def test_nesting_up_to_the_limit_loads(tmp_path):
     path = tmp_path / "ok.json"
     path.write_text(json.dumps(data))
     assert load_mapping(path) == data
+
+
+def test_brackets_inside_a_string_are_not_nesting(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("description: '" + "[" * 100 + "'\n")
+    assert load_mapping(path) == {"description": "[" * 100}

@@ -65,6 +65,9 @@ def check_choice(field: str, value: Any, choices: Sequence[str]) -> None:
 
 
 MAX_DEPTH = 64  # deeper nesting is never a config; refusing it keeps the parsers off Python's recursion limit
+# before parsing, brackets are counted in the raw text (strings included), so that bound is looser: it only
+# has to stay below the parsers' recursion depth; the parsed data is then held to MAX_DEPTH exactly
+_BRACKETS_MAX = 500
 
 
 class _DuplicateKey(ValueError):
@@ -174,7 +177,7 @@ def _read_mapping(path: Path) -> dict:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{name}: not UTF-8 text (byte {exc.start})") from None
     kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
-    if _nesting(text) > MAX_DEPTH:
+    if _nesting(text) > _BRACKETS_MAX:
         raise ConfigError(f"{name}: nested deeper than {MAX_DEPTH} levels")
     try:
         if kind == "JSON":
