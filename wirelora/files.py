@@ -17,7 +17,14 @@ from typing import Any
 
 from wirelora.errors import CheckpointError
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "remove_stale_temps", "save_tree", "load_tree", "FORMAT"]
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "remove_stale_temps",
+    "save_tree",
+    "load_tree",
+    "FORMAT",
+]
 
 FORMAT = "wirelora-tree/1"
 
