@@ -8,12 +8,14 @@ one line on stderr naming the field and the value, exit status 2.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import os
 import sys
 
 from wirelora.errors import DivergenceError, SolverError
 from wirelora.experiments.reproduce.targets import TARGETS
+from wirelora.progress import configure_logging
 
 # The one explicit dict: subcommand -> "module:function(args) -> int".
 _HANDLERS = {
@@ -24,6 +26,10 @@ _HANDLERS = {
     "reproduce": "wirelora.experiments.reproduce:cli_reproduce",
     "list": "wirelora.experiments.listing:cli_list",
 }
+
+_TENSORBOARD_HELP = (
+    "also write each round's metrics as TensorBoard scalars to DIR (pip install 'wirelora[tensorboard]')"
+)
 
 # the registry is light to import (its recipes load torch, cvxpy and matplotlib only when they run)
 REPRODUCE_TARGETS = (*TARGETS, "all")
@@ -46,12 +52,30 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
 
 
+def _verbosity_parser() -> argparse.ArgumentParser:
+    """``--quiet`` / ``--verbose``, on every subcommand (so that they go after it, where people type them)."""
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_mutually_exclusive_group()
+    group.add_argument(
+        "-q", "--quiet", action="store_true", help="warnings and the result only: no progress bar or messages"
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also log one line per evaluated round",
+    )
+    return common
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="wirelora", description=__doc__.splitlines()[0].replace("``", ""))
     p.add_argument("--version", action="version", version=f"wirelora {_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    common = _verbosity_parser()
+    add = functools.partial(sub.add_parser, parents=[common])
 
-    a = sub.add_parser("allocate", help="solve a bandwidth-allocation scenario (JSON or YAML)")
+    a = add("allocate", help="solve a bandwidth-allocation scenario (JSON or YAML)")
     a.add_argument(
         "scenario",
         nargs="?",
@@ -69,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     a.add_argument("--plot", metavar="PATH", default=None, help="draw bandwidth and latency per link to PATH")
 
-    r = sub.add_parser(
+    r = add(
         "run",
         help="run a decentralized LoRA training/correction config",
         epilog=_correction_choices(),
@@ -89,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--seed", type=int, default=None, help="override the config's seed")
     r.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    r.add_argument("--tensorboard", metavar="DIR", default=None, help=_TENSORBOARD_HELP)
     r.add_argument(
         "--force", action="store_true", help="replace a different run already in --out (default: refuse)"
     )
@@ -96,17 +121,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--print-config", action="store_true", help="print the resolved config (after --set) and run nothing"
     )
 
-    s = sub.add_parser("resume", help="continue an interrupted run from its checkpoint")
+    s = add("resume", help="continue an interrupted run from its checkpoint")
     s.add_argument("dir", help="the run's output directory")
     s.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    s.add_argument("--tensorboard", metavar="DIR", default=None, help=_TENSORBOARD_HELP)
 
-    e = sub.add_parser("export", help="write a run's consensus as a peft adapter (and its base model)")
+    e = add("export", help="write a run's consensus as a peft adapter (and its base model)")
     e.add_argument("dir", help="the run's output directory")
     e.add_argument(
         "--out", required=True, metavar="DIR", help="writes DIR/adapter and, for a card-built base, DIR/base"
     )
 
-    q = sub.add_parser("reproduce", help="redraw the paper's figures and table (and wirelora's own)")
+    q = add("reproduce", help="redraw the paper's figures and table (and wirelora's own)")
     q.add_argument(
         "targets",
         nargs="*",
@@ -121,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--from-data", action="store_true", help="re-plot from saved data without re-running")
     q.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
-    ls = sub.add_parser("list", help="list the shipped configs, model cards, reproduce targets or examples")
+    ls = add("list", help="list the shipped configs, model cards, reproduce targets or examples")
     ls.add_argument("kind", choices=("configs", "models", "targets", "examples"), help="what to list")
     return p
 
@@ -143,6 +169,10 @@ def _one_line(exc: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    verbosity = -1 if args.quiet else int(args.verbose)
+    if args.quiet and hasattr(args, "no_progress"):
+        args.no_progress = True
+    configure_logging(verbosity, prefix=f"wirelora {args.command}")
     module_name, func_name = _HANDLERS[args.command].split(":")
     try:
         handler = getattr(importlib.import_module(module_name), func_name)

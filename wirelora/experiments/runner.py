@@ -9,12 +9,15 @@ CONFIG is a YAML/JSON path or the name of a config shipped in ``wirelora/experim
 ``leave-only``). The sections are those of :class:`wirelora.learning.config.RunConfig`: ``model``,
 ``task``, ``trainer``, ``events``, ``churn``, ``oracle``, and ``correction`` / ``policy`` (the correction
 method the run loop builds and summarises; empty = plain DGD with the leave projection).
+
+Progress is logged (``wirelora.*`` loggers; ``--quiet`` / ``--verbose``) on stderr; the run's result, one
+line, goes to stdout. ``--tensorboard DIR`` also writes each round as TensorBoard scalars.
 """
 
 from __future__ import annotations
 
 import json
-import sys
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,8 @@ __all__ = [
 ]
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+_log = logging.getLogger(__name__)
 
 
 def available_configs() -> list[str]:
@@ -59,25 +64,45 @@ def load_run_config(name_or_path: str | Path, overrides: list[str] = (), seed: i
 
 
 def start_run(
-    config, out_dir: str | Path, *, correction: Any = None, progress: bool = False, force: bool = False
+    config,
+    out_dir: str | Path,
+    *,
+    correction: Any = None,
+    progress: bool = False,
+    force: bool = False,
+    tensorboard: str | Path | None = None,
 ):
     """Run ``config`` in ``out_dir`` with its correction (or ``correction``, hooks in its place) and
     checkpoints; returns the History. A directory holding this same run continues it; one holding another run
-    is refused unless ``force`` (see :func:`wirelora.experiments.rundir.claim`)."""
+    is refused unless ``force`` (see :func:`wirelora.experiments.rundir.claim`). tensorboard: a directory for
+    TensorBoard event files (not part of the run's identity: a resume may name another or none)."""
     from wirelora.learning.loop import run
 
     out = Path(out_dir)
-    _preflight(config)
+    _preflight(config, tensorboard)
     resolved = json.loads(json.dumps(to_jsonable(config)))
     with claim(out, resolved, force=force):
-        history = run(config, correction=correction, out_dir=out, resume=True, progress=progress)
+        history = run(
+            config,
+            correction=correction,
+            out_dir=out,
+            resume=True,
+            progress=progress,
+            tensorboard=tensorboard,
+        )
         _save_summary(history, out / "summary.png")
     return history
 
 
-def _preflight(config) -> None:
-    """What can be checked before anything is written: the model card exists, the oracle cache is a folder."""
+def _preflight(config, tensorboard: str | Path | None = None) -> None:
+    """What can be checked before anything is written: the model card exists, the oracle cache is a folder,
+    TensorBoard (when asked for) is installed and its directory is not a file."""
     from wirelora.learning.models import card_ranks, resolve_card
+
+    if tensorboard is not None:
+        from wirelora.learning.tracking import require_tensorboard
+
+        require_tensorboard(tensorboard)
 
     card_ranks(resolve_card(config.model.name), config.model.ranks)
     cache = config.oracle.cache_dir
@@ -85,7 +110,13 @@ def _preflight(config) -> None:
         raise ConfigError(f"oracle.cache_dir={cache!r}: is a file, not a directory")
 
 
-def resume_run(out_dir: str | Path, *, correction: Any = None, progress: bool = False):
+def resume_run(
+    out_dir: str | Path,
+    *,
+    correction: Any = None,
+    progress: bool = False,
+    tensorboard: str | Path | None = None,
+):
     """Continue the run in ``out_dir`` from its last checkpoint (or from the start if there is none)."""
     from wirelora.learning.checkpoint import CHECKPOINT_FILE
     from wirelora.learning.config import RunConfig
@@ -96,9 +127,17 @@ def resume_run(out_dir: str | Path, *, correction: Any = None, progress: bool = 
         raise ConfigError(f"run directory {str(out)!r}: no such directory (not a wirelora run directory)")
     with claim(out, None) as stored:
         config = from_dict(RunConfig, stored, prefix="")
+        _preflight(config, tensorboard)
         if not (out / CHECKPOINT_FILE).exists():
-            print(f"wirelora resume: no checkpoint in {out}, starting from round 0", file=sys.stderr)
-        history = run(config, correction=correction, out_dir=out, resume=True, progress=progress)
+            _log.warning("no checkpoint in %s, starting from round 0", out)
+        history = run(
+            config,
+            correction=correction,
+            out_dir=out,
+            resume=True,
+            progress=progress,
+            tensorboard=tensorboard,
+        )
         _save_summary(history, out / "summary.png")
     return history
 
@@ -132,13 +171,15 @@ def cli_run(args) -> int:
         print(json.dumps(to_jsonable(config), indent=1))
         return 0
     out = Path(args.out) if args.out else Path("runs") / config.name
-    history = start_run(config, out, progress=not args.no_progress, force=args.force)
+    history = start_run(
+        config, out, progress=not args.no_progress, force=args.force, tensorboard=args.tensorboard
+    )
     print(f"wirelora run: {_summary_line(history, out)}")
     return 0
 
 
 def cli_resume(args) -> int:
     out = Path(args.dir)
-    history = resume_run(out, progress=not args.no_progress)
+    history = resume_run(out, progress=not args.no_progress, tensorboard=args.tensorboard)
     print(f"wirelora resume: {_summary_line(history, out)}")
     return 0

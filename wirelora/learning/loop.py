@@ -20,11 +20,15 @@ connected, redrawn every round from (seed, round, group); ``fixed``, ``complete`
 prox anchor after an event is the post-event, post-projection consensus; before the first event there is none.
 Same seed → the same History bit for bit on CPU, except ``wall_time_s``. A finished run with ``out_dir``
 also writes ``out_dir/adapter/``: the final consensus as a standard peft adapter (``wirelora export``).
+Progress goes to this module's logger: INFO for the start, a resume and each event, DEBUG for each evaluated
+round (``wirelora run --verbose``); ``tensorboard=DIR`` also writes each round as TensorBoard scalars
+(:class:`wirelora.learning.tracking.TensorBoardWriter`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 import warnings
 from pathlib import Path
@@ -50,6 +54,8 @@ __all__ = ["ADAPTER_DIR", "run"]
 
 ADAPTER_DIR = "adapter"  # out_dir/adapter: the final consensus as a peft adapter (OrthogonalLoRA.to_peft)
 
+_log = logging.getLogger(__name__)
+
 
 def run(
     config: RunConfig,
@@ -61,6 +67,7 @@ def run(
     backend: Backend | None = None,
     progress: bool = False,
     stop_after: int | None = None,
+    tensorboard: str | Path | None = None,
 ) -> History:
     """Run ``config`` (with its correction) and return its History (also saved to ``out_dir/history.json``).
 
@@ -68,6 +75,7 @@ def run(
     correction (None = the config's; plain uniform DGD with the leave projection when it has none).
     out_dir + resume=True: continue from ``out_dir/checkpoint.safetensors`` if it exists (a finished run is
     only summarised again). stop_after: stop (with a checkpoint) after this round — for tests of resume.
+    tensorboard: a directory for TensorBoard event files (one scalar per History number and round).
     """
     state, events, history, config = _setup(config, seed)
     if correction is None:
@@ -91,6 +99,12 @@ def run(
                 stacklevel=2,
             )
     log = None if out is None else MetricsLog(out, history.rounds)
+    _log_start(config, start, state)
+    tracker = None
+    if tensorboard is not None:
+        from wirelora.learning.tracking import TensorBoardWriter
+
+        tracker = TensorBoardWriter(tensorboard, start_round=start)
     bar = _progress_bar(config, start) if progress and start < tc.rounds else None
     try:
         for r in range(start, tc.rounds):
@@ -100,6 +114,7 @@ def run(
             state.round = r
             event = events.get(r)
             if event is not None:
+                _log.info("round %d: %s", r, _describe(event))
                 _hook(correction, "before_event", state, event)
                 state.apply_event(event, project=project)
                 if config.oracle.enabled:
@@ -118,6 +133,9 @@ def run(
             history.append(record)
             if log is not None:
                 log.append(history.rounds[-1])
+            if tracker is not None:
+                tracker.append(history.rounds[-1])
+            _log_round(history.rounds[-1], tc.rounds)
             _advance(bar, history.rounds[-1])
             last = r == tc.rounds - 1
             if last:
@@ -129,6 +147,8 @@ def run(
     finally:
         if bar is not None:
             bar.close()
+        if tracker is not None:
+            tracker.close()
     result = _summarized(history, correction)
     if out is not None:
         result.save(out)
@@ -198,11 +218,37 @@ def _oracle_cache(config: RunConfig, out: Path | None) -> Path | None:
 
 
 def _progress_bar(config: RunConfig, start: int):
-    from tqdm.auto import tqdm
+    from wirelora.progress import progress_bar
 
-    return tqdm(
-        total=config.trainer.rounds, initial=start, desc=config.name, unit="round", dynamic_ncols=True
-    )
+    return progress_bar(total=config.trainer.rounds, initial=start, desc=config.name, unit="round")
+
+
+_ROUND_KEYS = ("train_loss", "retain_loss", "forget_loss", "join_loss", "retain_acc", "forget_acc")
+
+
+def _log_start(config: RunConfig, start: int, state: TrainerState) -> None:
+    rounds, devices = config.trainer.rounds, len(state.members)
+    if start >= rounds:
+        _log.info("%s: finished already (%d rounds), summarising", config.name, rounds)
+    elif start > 0:
+        _log.info("%s: resuming at round %d of %d from the checkpoint", config.name, start, rounds)
+    else:
+        _log.info("%s: %d rounds, %d devices, on %s", config.name, rounds, devices, state.device)
+
+
+def _describe(event: Event) -> str:
+    parts = [f"{', '.join(event.leave)} leave{'s' * (len(event.leave) == 1)}"] if event.leave else []
+    parts += [f"{', '.join(event.join)} join{'s' * (len(event.join) == 1)}"] if event.join else []
+    return "; ".join(parts) or "no change"
+
+
+def _log_round(last: dict, rounds: int) -> None:
+    """One DEBUG line per evaluated round (a round without a retain loss was not evaluated)."""
+    if last.get("retain_loss") is None or not _log.isEnabledFor(logging.DEBUG):
+        return
+    values = ", ".join(f"{k} {last[k]:.4f}" for k in _ROUND_KEYS if last.get(k) is not None)
+    distance = last["consensus_distance"]
+    _log.debug("round %d/%d: %s, consensus_distance %.3g", last["round"], rounds - 1, values, distance)
 
 
 def _advance(bar, last: dict) -> None:

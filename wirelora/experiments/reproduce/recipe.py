@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
-import sys
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 __all__ = ["Context", "Recipe"]
+
+_log = logging.getLogger("wirelora.experiments.reproduce")
 
 
 @dataclass
@@ -23,21 +25,14 @@ class Context:
     work_dir: Path = Path("runs")  # where long recipes keep their runs (<out>/runs)
 
     def bar(self, iterable: Iterable, *, desc: str, total: int | None = None) -> Iterable:
-        from tqdm import tqdm  # the text bar: tqdm.auto wants ipywidgets inside notebooks
+        from wirelora.progress import progress_bar
 
-        return tqdm(
-            iterable,
-            desc=desc,
-            total=total,
-            disable=not self.progress,
-            leave=False,
-            file=sys.stderr,
-            dynamic_ncols=True,
-        )
+        return progress_bar(iterable, desc=desc, total=total, disable=not self.progress, leave=False)
 
     def say(self, text: str) -> None:
+        """A progress message (the reproduce logger's INFO), shown only when progress is."""
         if self.progress:
-            print(text, file=sys.stderr, flush=True)
+            _log.info(text)
 
 
 @dataclass(frozen=True)
