@@ -40,6 +40,42 @@ def test_membership_auc_by_hand():
     assert M.membership_auc(a, b) == pytest.approx(brute, rel=1e-12)
 
 
+def _ranks_auc(member_losses, nonmember_losses) -> float:
+    """The hand-written rank AUC that scipy.stats.mannwhitneyu replaced (kept as the reference)."""
+    a, b = np.asarray(member_losses, float).ravel(), np.asarray(nonmember_losses, float).ravel()
+    both = np.concatenate([a, b])
+    order = np.argsort(both, kind="mergesort")
+    ranks = np.empty(both.size)
+    ranks[order] = np.arange(1, both.size + 1)
+    _, inv = np.unique(both, return_inverse=True)
+    ranks = (np.bincount(inv, weights=ranks) / np.bincount(inv))[inv]  # average ranks over ties
+    return float((ranks[a.size :].sum() - b.size * (b.size + 1) / 2) / (a.size * b.size))
+
+
+def _numpy_kl(p, q) -> float:
+    """The hand-written log-softmax KL that scipy.special.log_softmax replaced (kept as the reference)."""
+
+    def log_softmax(x):
+        z = x - x.max(axis=-1, keepdims=True)
+        return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+    lp, lq = log_softmax(np.asarray(p, float)), log_softmax(np.asarray(q, float))
+    return float(np.mean(np.sum(np.exp(lp) * (lp - lq), axis=-1)))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_scipy_auc_and_kl_equal_the_hand_written_ones_bit_for_bit(seed):
+    """History values (mia_auc_*, forget_gap) must not move: the same inputs give the same float."""
+    rng = np.random.default_rng(seed)
+    na, nb = rng.integers(1, 60, size=2)
+    a = np.round(rng.standard_normal(na), int(rng.integers(1, 4)))  # rounded: many ties
+    b = np.round(rng.standard_normal(nb) + 0.3, int(rng.integers(1, 4)))
+    assert M.membership_auc(a, b) == _ranks_auc(a, b)
+    shape = (int(rng.integers(1, 5)), int(rng.integers(1, 7)), int(rng.integers(2, 40)))
+    p, q = 5 * rng.standard_normal(shape), 5 * rng.standard_normal(shape)
+    assert M.kl_divergence(p, q) == _numpy_kl(p, q)
+
+
 def test_forget_quality_by_hand():
     out = M.forget_quality(
         loss=2.0, accuracy=0.4, oracle_loss=2.5, oracle_accuracy=0.2, mia_auc=0.6, oracle_mia_auc=0.52
