@@ -32,3 +32,5 @@ def test_executes(path, monkeypatch):
     client.execute()  # raises CellExecutionError naming the cell on any failure
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
+    streams = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "IProgress not found" not in streams  # tqdm.auto without ipywidgets: wirelora.progress avoids it

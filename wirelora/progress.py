@@ -8,7 +8,8 @@ that they never tear a progress bar.
 
 :func:`progress_bar` is tqdm's notebook widget where one can be drawn (in Jupyter, with ipywidgets
 installed) and the text bar everywhere else: ``tqdm.auto`` without ipywidgets warns ``IProgress not found``
-and draws nothing useful.
+and draws nothing useful. huggingface_hub (under transformers and peft) imports ``tqdm.auto`` itself, so
+:func:`hush_tqdm_auto` imports it first, with that one warning filtered (``wirelora.lora`` calls it).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from __future__ import annotations
 import importlib.util
 import logging
 import sys
+import warnings
 
-__all__ = ["LOGGER", "configure_logging", "progress_bar"]
+__all__ = ["LOGGER", "configure_logging", "hush_tqdm_auto", "progress_bar"]
 
 LOGGER = "wirelora"  # the root of every module logger of the package
 
@@ -71,3 +73,11 @@ def progress_bar(iterable=None, **kwargs):
     kwargs.setdefault("file", sys.stderr)
     kwargs.setdefault("dynamic_ncols", True)
     return tqdm(iterable, **kwargs)
+
+
+def hush_tqdm_auto() -> None:
+    """Import ``tqdm.auto`` once with its ``IProgress not found`` warning (ipywidgets missing in Jupyter)
+    filtered; later imports of it, such as huggingface_hub's, find it loaded and warn no more."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        import tqdm.auto  # noqa: F401
