@@ -145,6 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", default="figures", metavar="DIR", help="where data and figures go (default: figures/)"
     )
     q.add_argument("--from-data", action="store_true", help="re-plot from saved data without re-running")
+    q.add_argument(
+        "--style",
+        choices=("screen", "paper"),
+        default="screen",
+        help="screen: titled figures (default); paper: no titles, for a caption to name them",
+    )
     q.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
     ls = add("list", help="list the shipped configs, model cards, reproduce targets or examples")

@@ -25,6 +25,11 @@ def _lines_with_label(ax):
     return {line.get_label(): line for line in ax.get_lines() if not line.get_label().startswith("_")}
 
 
+def _event_labels(ax):
+    """The event names mark_events writes on the axes' top axis, left to right."""
+    return [t.get_text().strip() for top in ax.child_axes for t in top.get_xticklabels()]
+
+
 def _png_bytes(fig):
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=40)
@@ -66,7 +71,7 @@ def test_fig4_marks_every_event_at_its_round(rng):
     ax = fig.axes[0]
     vlines = [ln for ln in ax.get_lines() if ln.get_label().startswith("_") and ln.get_linestyle() == ":"]
     assert sorted(ln.get_xdata()[0] for ln in vlines) == [200, 300, 500, 700]
-    assert {t.get_text().strip() for t in ax.texts} == {text for _, text in events}
+    assert _event_labels(ax) == [text for _, text in events]
     x, _ = _lines_with_label(ax)["Proposed"].get_data()
     np.testing.assert_array_equal(x, steps)
 
@@ -182,9 +187,15 @@ def test_join_panels_mark_events_and_keep_nan_gaps():
     )
     for ax in fig.axes:
         assert _labelled(ax)
-        assert [t.get_text().strip() for t in ax.texts] == ["join d6"]
+        assert _event_labels(ax) == ["join d6"]
+        assert ax.get_xlim() == (0, 3)  # both panels over the same rounds, though the joiner starts at 2
+    assert [t.get_text() for t in fig.axes[0].texts] == ["no joiner yet"]
     y = _lines_with_label(fig.axes[0])[plots.label("orthogonal")].get_ydata()
     assert np.isnan(y[:2]).all() and y[3] == 1.0
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
+        plots.label("orthogonal"),
+        plots.label("shared"),
+    ]
 
 
 def test_what_the_reproduce_targets_add_is_drawn_by_plots():
@@ -215,3 +226,91 @@ def test_run_summary_draws_losses_and_consensus_distance():
     loss, dist = fig.axes
     assert loss.get_title() == "tiny" and "retain (consensus)" in _lines_with_label(loss)
     np.testing.assert_allclose(dist.get_lines()[0].get_ydata(), [0.1, 0.05, 0.1 / 3], rtol=1e-6)
+
+
+def test_coinciding_curves_stay_visible_and_are_named(rng):
+    base = np.cumsum(rng.normal(size=K + 1))
+    data = {"full": base, "ls_prox": base.copy(), "local_steps": base + 1e-3, "topology": base + 5.0}
+    ax = plots.fig8(data).axes[0]
+    lines = _lines_with_label(ax)
+    assert lines["full"].get_linestyle() == "-" and lines["topology"].get_linestyle() == "-"
+    assert lines["ls+prox"].get_linestyle() != "-" and lines["local-steps"].get_linestyle() != "-"
+    assert lines["ls+prox"].get_linestyle() != lines["local-steps"].get_linestyle()  # three on one curve
+    markers = {
+        name: (line.get_marker(), line.get_markevery())
+        for name, line in lines.items()
+        if line.get_xdata().size
+    }
+    assert len({m for m, _ in markers.values()}) == 4 and len({e for _, e in markers.values()}) == 4
+    assert "ls+prox = full (identical)" in lines and "local-steps ≈ full (within 1 %)" in lines
+    assert not any("topology" in name and "≈" in name for name in lines)
+
+
+def test_fig4_clips_deep_dips_and_names_them(rng):
+    steps = np.arange(0, 50, 5)
+    ri = {"proposed": np.linspace(-20, 30, 10), "ewc": np.array([0, -50, -250, -180, 0, 10, 20, 0, 0, 0.0])}
+    ax = plots.fig4(ri, steps=steps.tolist(), events=[(10, "leave d0")]).axes[0]
+    lo, hi = ax.get_ylim()
+    assert -110 < lo < -100 and hi > 30
+    lines = _lines_with_label(ax)
+    note = next(name for name in lines if name.startswith("below −100 %"))
+    assert "EWC-leave/join: min −250 %" in note and "Proposed" not in note
+    marks = [ln for ln in ax.get_lines() if ln.get_marker() == "v" and ln.get_xdata().size]
+    assert len(marks) == 1 and list(marks[0].get_xdata()) == [10, 15]  # the two points below −100 %
+    assert plots.fig4(ri, steps=steps.tolist(), ri_floor_pct=None).axes[0].get_ylim()[0] < -250
+
+
+def test_fig7_labels_sit_beside_their_own_points_without_overlap():
+    points = {  # figures/fig7.json: two pairs of arms almost on one point
+        "full": (1.057, 0.4247),
+        "ls_prox": (1.0714, 0.4289),
+        "local_steps": (1.0714, 0.4131),
+        "retain_prox": (1.0, 0.22786),
+        "uniform": (1.0, 0.22825),
+        "topology": (0.9857, 0.1581),
+    }
+    fig = plots.fig7(points, front=["topology"])
+    ax = fig.axes[0]
+    texts = {t.get_text(): t for t in ax.texts}
+    assert set(texts) == {"full", "ls+prox", "local-steps", "retain-prox ≈ Uniform", "topology"}
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    boxes = {k: t.get_window_extent(renderer) for k, t in texts.items()}
+    for a in boxes:
+        for b in boxes:
+            assert a == b or not boxes[a].overlaps(boxes[b]), (a, b)
+    for name, (x, y) in points.items():  # each label within 40 px of its point
+        key = next(k for k in boxes if plots.label(name) in k.split(" ≈ "))
+        px = ax.transData.transform((x, y))
+        bb = boxes[key]
+        assert bb.x0 - 40 < px[0] < bb.x1 + 40 and bb.y0 - 40 < px[1] < bb.y1 + 40, name
+    sizes = {c.get_label(): c.get_sizes()[0] for c in ax.collections if c.get_label() != "Pareto front"}
+    assert sizes["Uniform"] < sizes["retain-prox"]  # drawn inside it, not hidden under it
+
+
+def test_paper_style_drops_titles_and_refuses_unknown_styles():
+    from wirelora.evaluation.plots.style import apply_style
+
+    series = {"independent": [0.1, 0.2]}
+    fig = plots.leakage([0.1, 0.2], series, series, theory=[0.1, 0.2], width=8)
+    assert fig.get_suptitle() and all(ax.get_title() for ax in fig.axes)
+    apply_style(fig, "paper")
+    assert fig.get_suptitle() == "" and not any(ax.get_title() for ax in fig.axes)
+    with pytest.raises(ValueError, match="style='poster'"):
+        apply_style(fig, "poster")
+
+
+def test_run_summary_of_a_correction_run_has_a_gap_panel_and_names_events():
+    from wirelora.learning.history import History
+
+    history = History(config={"name": "tiny"}, meta={"correction": {"method": "proposed"}})
+    for r in range(4):
+        history.append({"round": r, "retain_loss": 1.0, "consensus_distance": 0.1,
+                        "event_gap": None if r < 2 else 0.5 / r,
+                        "event": {"leave": ["d0"], "join": []} if r == 2 else None})  # fmt: skip
+    fig = plots.summary(history)
+    loss, dist, gap = fig.axes
+    assert loss.get_ylabel() == "loss (nats)" and "(nats)" in gap.get_ylabel() and dist.get_ylabel()
+    np.testing.assert_allclose(_lines_with_label(gap)["proposed"].get_ydata(), [0.25, 0.5 / 3])
+    assert all(_event_labels(ax) == ["d0 leaves"] for ax in fig.axes)
+    assert loss.get_xlim() == gap.get_xlim() == (0, 3)

@@ -74,11 +74,20 @@ def join(
     fig, (left, right) = new_axes_pair(axes)
     curves(left, join_loss_by_arm, rounds)
     curves(right, retain_loss_by_arm, rounds)
+    x = np.asarray(rounds, dtype=float)
+    first = [x[np.isfinite(np.asarray(v, dtype=float))] for v in join_loss_by_arm.values()]
+    first = min((f[0] for f in first if f.size), default=x[0])
+    if first > x[0]:  # the panels compare the same rounds: say why the left one starts empty
+        left.axvspan(x[0], first, color="0.93", zorder=0)
+        left.text((x[0] + first) / 2, 0.5, "no joiner yet", transform=left.get_xaxis_transform(),
+                  ha="center", va="center", rotation=90, fontsize=8, color="0.45")  # fmt: skip
     for ax_, what in ((left, "joiners' data"), (right, "retained devices' data")):
+        ax_.set_xlim(x[0], x[-1])  # one x-range for both panels
         mark_events(ax_, events)
         ax_.set_xlabel("training round")
         ax_.set_ylabel(f"loss on {what} (nats)")
-        legend(ax_)
+    handles, labels = left.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize=8, frameon=False)
     left.set_title("learning the joiner")
     right.set_title("keeping what the others learned")
     return fig

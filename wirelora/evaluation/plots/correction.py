@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from wirelora.evaluation.names import label
 from wirelora.evaluation.plots.style import (
     FIGSIZE_CURVES,
+    MARKERS,
+    clip_ylim,
     curves,
-    legend,
+    label_points,
     legend_outside,
     mark_events,
     new_axes,
@@ -48,16 +51,20 @@ def fig4(
     steps: Sequence[float],
     events: Sequence[Sequence] = (),
     failed: Sequence[str] = (),
+    ri_floor_pct: float | None = -100.0,
     ax: Axes | None = None,
 ) -> Figure:
     """Fig. 4: relative improvement RI(k) over the uniform schedule along a long run, events marked.
 
     ri_by_method : {method: [T]} in percent; steps : [T] round index of each value; events : [(round, text)];
-    failed : methods whose run failed, named on the figure (so that a missing curve is not a silent gap).
+    failed : methods whose run failed, named on the figure (so that a missing curve is not a silent gap);
+    ri_floor_pct : the lowest RI shown (−100 %: twice the uniform loss); deeper dips are marked ▼ on the
+    bottom edge and their minima named in the legend (None: the full range).
     """
     fig, ax = new_axes(ax, figsize=FIGSIZE_CURVES)
     curves(ax, ri_by_method, steps)
     ax.axhline(0.0, color="0.6", linewidth=0.8, zorder=0)
+    clip_ylim(ax, ri_by_method, lower=ri_floor_pct, unit=" %")
     mark_events(ax, events)
     ax.set_xlabel("training round")
     ax.set_ylabel("RI vs uniform (%)")
@@ -108,32 +115,27 @@ def fig7(
 
     points : {arm: (normalised_total_cost, final_gap)}; front : arm names on the Pareto front, in cost order.
     """
-    fig, ax = new_axes(ax)
+    fig, ax = new_axes(ax, figsize=FIGSIZE_CURVES)
     if not points:
         raise ValueError("points: nothing to plot (empty mapping)")
-    # arms often land on the same point (an arm whose knob the priority barely moves): cycle the label
-    # offsets so that coinciding labels stay readable
-    offsets = [(5, 4), (5, -11), (-5, 4), (-5, -11)]
+    xs, ys = (np.array([p[i] for p in points.values()], dtype=float) for i in (0, 1))
+    scale = np.array([max(np.ptp(xs), 1e-12), max(np.ptp(ys), 1e-12)])
+    drawn: list[np.ndarray] = []
     for i, (name, (cost, gap)) in enumerate(points.items()):
         style = series_style(name)
+        here = np.array([cost, gap]) / scale
+        under = sum(np.hypot(*(here - q)) < 0.03 for q in drawn)  # arms on the same point: nested markers
+        drawn.append(here)
         ax.scatter(
             [cost],
             [gap],
-            s=60 if name in ("full", "proposed") else 36,
+            s=(90 if name in ("full", "proposed") else 60) / (1 + 1.5 * under),
+            marker=MARKERS[i % len(MARKERS)],
             color=style.get("color"),
             label=style["label"],
-            zorder=5,
+            zorder=5 + under,
             edgecolors="black",
             linewidths=0.5,
-        )
-        dx, dy = offsets[i % len(offsets)]
-        ax.annotate(
-            style["label"],
-            (cost, gap),
-            textcoords="offset points",
-            xytext=(dx, dy),
-            fontsize=8,
-            ha="left" if dx > 0 else "right",
         )
     if front:
         fx = [points[n][0] for n in front]
@@ -142,10 +144,12 @@ def fig7(
         ax.scatter(fx, fy, s=220, facecolors="none", edgecolors="0.3", linewidths=1.0, zorder=4,
                    label="Pareto front")  # fmt: skip
         ax.step(fx, fy, where="post", color="0.3", linestyle="--", linewidth=1.0, zorder=2)
+    ax.margins(x=0.18, y=0.12)  # room for the labels inside the axes
     ax.set_xlabel("normalised total cost (uniform = 1)")
     ax.set_ylabel(r"final event gap $E_{FU}(K)$ (nats)")
     ax.set_title("Fig. 7 — gap vs cost")
-    legend(ax)
+    legend_outside(ax)
+    label_points(ax, {series_style(n)["label"]: tuple(p) for n, p in points.items()})  # last: after layout
     return fig
 
 

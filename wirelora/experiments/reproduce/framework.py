@@ -72,12 +72,20 @@ def reproduce(
     from_data: bool = False,
     progress: bool = True,
     settings: Mapping[str, Mapping[str, Any]] | None = None,
+    style: str = "screen",
 ) -> dict[str, list[Path]]:
     """Run (or, with ``from_data``, only redraw) each target; return the files written per target.
+
+    style : ``screen`` (titled) or ``paper`` (no titles: the caption names the figure), see
+    :func:`wirelora.evaluation.plots.style.apply_style`.
 
     settings : {target: {key: value}} overrides on top of the quick/full settings (e.g. smaller runs
     in tests); unknown keys are an error.
     """
+    from wirelora.evaluation.plots.style import STYLES, apply_style
+
+    if style not in STYLES:
+        raise ValueError(f"--style={style!r}: must be one of {', '.join(STYLES)}")
     names = _expand(targets)
     overrides = dict(settings or {})
     for t, over in overrides.items():
@@ -131,7 +139,7 @@ def reproduce(
             write_csv(tab, header, rows)
             paths += [md, tab]
         else:
-            paths += save_figure(drawn, out, name)
+            paths += save_figure(apply_style(drawn, style), out, name)
         written[name] = paths
         ctx.say(f"[{name}] wrote {', '.join(p.name for p in paths)} ({time.perf_counter() - start:.1f} s)")
     return written
@@ -151,6 +159,7 @@ def cli_reproduce(args) -> int:
         quick=args.quick,
         from_data=args.from_data,
         progress=not args.no_progress,
+        style=args.style,
     )
     for name, paths in written.items():
         print(f"{name}: {' '.join(str(p) for p in paths)}")
