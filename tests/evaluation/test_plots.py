@@ -242,7 +242,7 @@ def test_coinciding_curves_stay_visible_and_are_named(rng):
         if line.get_xdata().size
     }
     assert len({m for m, _ in markers.values()}) == 4 and len({e for _, e in markers.values()}) == 4
-    assert "ls+prox = full (identical)" in lines and "local-steps ≈ full (within 1 %)" in lines
+    assert "ls+prox = full (identical)" in lines and "local-steps ≈ full\n(within 1 % of the range)" in lines
     assert not any("topology" in name and "≈" in name for name in lines)
 
 

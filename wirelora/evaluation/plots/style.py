@@ -102,7 +102,9 @@ def curves(ax: Axes, series: Mapping[str, Sequence[float]], x: Sequence[float] |
         drawn.append(name)
     for note in notes:  # an entry without a handle: the legend reads "A = B (identical)"
         same = " = " in note
-        ax.plot([], [], linestyle="none", label=note + (" (identical)" if same else " (within 1 %)"))
+        ax.plot(
+            [], [], linestyle="none", label=note + (" (identical)" if same else "\n(within 1 % of the range)")
+        )
 
 
 def _coincide(a: np.ndarray, b: np.ndarray, span: float) -> str | None:
