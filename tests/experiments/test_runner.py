@@ -90,6 +90,8 @@ def test_run_writes_directory(tmp_path, capsys):
         (["run", "leave-only", "--set", "model.name=tiny-mlp"], "task.kind='facts': needs a language model"),
         (["run", "leave-only", "--set", "model.name=nosuch"], "no such model card"),
         (["run", "leave-only", "--set", "oracle.cache_dir=/etc/passwd"], "is a file, not a directory"),
+        (["run", "leave-only-mlp", "--tensorboard", "/etc/passwd"], "--tensorboard='/etc/passwd': is a file"),
+        (["run", "leave-only-mlp", "--quiet", "--tensorboard", "/etc/passwd"], "--tensorboard='/etc/passwd'"),
     ],
 )
 def test_cli_errors_are_one_line_exit_2(argv, message, capsys):
