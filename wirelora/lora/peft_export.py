@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from wirelora.lora.config import is_conv1d
 from wirelora.lora.injection import ADAPTER
 
 if TYPE_CHECKING:
@@ -97,6 +98,7 @@ def export_adapter(
         alpha_pattern={re.escape(n): a for n, a in alphas.items()},
         lora_dropout=0.0,
         bias="none",
+        fan_in_fan_out=is_conv1d(ol.lora_layer(first).base_layer),  # GPT-2's Conv1D: weight [in, out]
         base_model_name_or_path=base_model_name_or_path,
     )
     out = Path(out_dir)
