@@ -47,7 +47,9 @@ class TrainerState:
     def __init__(self, config: RunConfig, *, seed: int):
         from wirelora.learning.models import (  # deferred: builds peft/transformers models
             build_model,
+            build_tokenizer,
             card_ranks,
+            check_serves,
         )
         from wirelora.lora import OrthogonalLoRA
 
@@ -57,12 +59,19 @@ class TrainerState:
         self.device = _resolve_device(tc.device)
         model, card = build_model(config.model.name, seed=self.seed)
         self.card = card
+        check_serves(card, config.task.kind)
         if card.kind == "encoder":
             # the real path: an encoder with a frozen head over the task's labels (the topic names)
             from wirelora.learning.heads import PrototypeClassifier
-            from wirelora.learning.models import build_tokenizer
 
-            tokenizer = build_tokenizer(config.model.name)
+            tokenizer = build_tokenizer(card)
+            require(
+                tokenizer is not None,
+                "path",
+                None,
+                f"model card {card.name!r} (kind encoder) needs a checkpoint directory with its tokenizer "
+                f"for task.kind={config.task.kind!r} (or a package)",
+            )
             self.task: Task = build_task(config.task, tokenizer=tokenizer, seed=self.seed)
             model = PrototypeClassifier.from_label_names(model, tokenizer, self.task.label_names)
         else:
@@ -247,11 +256,8 @@ def _task_dims(model: torch.nn.Module, card) -> dict[str, int]:
     cfg = getattr(model, "config", None)
     if card.kind == "causal-lm":
         return {"vocab_size": int(cfg.vocab_size)}
-    if card.kind == "classifier" and cfg is None:  # TinyMLP
-        return {"in_features": int(model.fc1.in_features), "num_classes": int(model.head.out_features)}
-    raise ConfigError(
-        f"model.name={card.name!r}: kind {card.kind!r} has no task here yet (use tiny-lm or tiny-mlp)"
-    )
+    # check_serves admits no other kind here than the TinyMLP's classifier tasks
+    return {"in_features": int(model.fc1.in_features), "num_classes": int(model.head.out_features)}
 
 
 def _card_layer_groups(card) -> dict[str, str] | None:
