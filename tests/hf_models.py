@@ -21,7 +21,7 @@ def tiny_gpt2(root: Path, *, layers: int = 2, card: str | None = None) -> Path:
     path.write_text(
         card
         or "name: tiny-gpt2\narchitecture: hf\nkind: causal-lm\ntarget_modules: [c_attn]\n"
-        "ranks: {early: 2, late: 2}\nmax_devices: 4\npath: gpt2\n"
+        "ranks: {early: 2, late: 4}\nmax_devices: 4\npath: gpt2\n"
     )
     return path
 

@@ -146,6 +146,10 @@ class TrainerState:
             n: torch.zeros(len(self.members), self._out[n], self._width[n], device=self.device)
             for n in self.layer_names
         }
+        if config.model.init_adapter is not None:  # every copy starts at the imported adapter
+            seeded = _seeded_blocks(self.adapter, config.model.init_adapter)
+            for n in self.layer_names:
+                self.blocks[n][:] = seeded[n].to(self.blocks[n])
         self.sets = {"retain": tuple(self.members), "join": (), "forget": ()}
         self.opt = self.fresh_moments(len(self.members))
 
@@ -258,6 +262,17 @@ def _task_dims(model: torch.nn.Module, card) -> dict[str, int]:
         return {"vocab_size": int(cfg.vocab_size)}
     # check_serves admits no other kind here than the TinyMLP's classifier tasks
     return {"in_features": int(model.fc1.in_features), "num_classes": int(model.head.out_features)}
+
+
+def _seeded_blocks(adapter, path: str) -> dict[str, torch.Tensor]:
+    """The initial members' blocks {layer: B [out, S]} holding the peft adapter at ``path`` (the slotted
+    bases are rebuilt around it); a problem with it is a ConfigError naming model.init_adapter."""
+    from wirelora.lora.peft_import import read_peft_deltas, seed_members
+
+    try:
+        return seed_members(adapter, read_peft_deltas(path))
+    except ValueError as exc:
+        raise ConfigError(f"model.init_adapter={path!r}: {exc}") from None
 
 
 def _card_layer_groups(card) -> dict[str, str] | None:
