@@ -60,6 +60,8 @@ class TrainerState:
         model, card = build_model(config.model.name, seed=self.seed)
         self.card = card
         check_serves(card, config.task.kind)
+        # the submodule a peft user loads as the Hugging Face model: the encoder inside wirelora's head
+        self.peft_root = "encoder" if card.kind == "encoder" else ""
         if card.kind == "encoder":
             # the real path: an encoder with a frozen head over the task's labels (the topic names)
             from wirelora.learning.heads import PrototypeClassifier
@@ -147,7 +149,7 @@ class TrainerState:
             for n in self.layer_names
         }
         if config.model.init_adapter is not None:  # every copy starts at the imported adapter
-            seeded = _seeded_blocks(self.adapter, config.model.init_adapter)
+            seeded = _seeded_blocks(self.adapter, config.model.init_adapter, self.peft_root)
             for n in self.layer_names:
                 self.blocks[n][:] = seeded[n].to(self.blocks[n])
         self.sets = {"retain": tuple(self.members), "join": (), "forget": ()}
@@ -264,13 +266,15 @@ def _task_dims(model: torch.nn.Module, card) -> dict[str, int]:
     return {"in_features": int(model.fc1.in_features), "num_classes": int(model.head.out_features)}
 
 
-def _seeded_blocks(adapter, path: str) -> dict[str, torch.Tensor]:
-    """The initial members' blocks {layer: B [out, S]} holding the peft adapter at ``path`` (the slotted
-    bases are rebuilt around it); a problem with it is a ConfigError naming model.init_adapter."""
+def _seeded_blocks(adapter, path: str, root: str) -> dict[str, torch.Tensor]:
+    """The initial members' blocks {layer: B [out, S]} holding the peft adapter at ``path`` (its module names
+    relative to the submodule ``root``; the slotted bases are rebuilt around it); a problem with it is a
+    ConfigError naming model.init_adapter."""
     from wirelora.lora.peft_import import read_peft_deltas, seed_members
 
     try:
-        return seed_members(adapter, read_peft_deltas(path))
+        deltas = read_peft_deltas(path)
+        return seed_members(adapter, {f"{root}.{n}" if root else n: d for n, d in deltas.items()})
     except ValueError as exc:
         raise ConfigError(f"model.init_adapter={path!r}: {exc}") from None
 
