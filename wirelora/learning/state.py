@@ -41,7 +41,8 @@ class TrainerState:
     ({layer: [out, S]} or None), ``prox_weight`` ({layer: [out, S] or [M, out, S]} or None = 1), ``sets``
     ({"retain"|"join"|"forget": device names}), ``event`` (the last Event or None), ``oracle`` (dict with
     ``blocks`` and ``eval`` or None), ``oracle_certificate`` (the central oracle's or None), ``round`` (the
-    current round), ``task``, ``adapter``, ``groups`` ({group: [layer names]}), ``config``, ``seed``.
+    current round), ``task``, ``adapter``, ``groups`` ({group: [layer names]}), ``config``, ``seed``,
+    ``peft_root`` (the submodule a peft export is relative to: ``"encoder"`` for encoders, else ``""``).
     """
 
     def __init__(self, config: RunConfig, *, seed: int):

@@ -74,7 +74,8 @@ def aligned_slotted_basis(
     gauss = rng.standard_normal((d, width - k))  # [d, S - k]
     for _ in range(2):  # twice: one Gram-Schmidt pass against head loses orthogonality at round-off
         gauss = gauss - head @ (head.T @ gauss)
-    tail = np.linalg.qr(gauss)[0]
+    q, r = np.linalg.qr(gauss)
+    tail = q * np.where(np.diag(r) < 0, -1.0, 1.0)  # signs as orthonormal_basis: independent of LAPACK
     return np.concatenate([head, tail], axis=1)  # [d, S]
 
 
