@@ -289,15 +289,23 @@ def _convert(tp: Any, value: Any, field: str) -> Any:
 
 
 def from_dict(cls: type, raw: Mapping, *, prefix: str = "") -> Any:
-    """Build the frozen dataclass ``cls`` from a mapping, recursively, rejecting unknown keys."""
+    """Build the frozen dataclass ``cls`` from a mapping, recursively, rejecting unknown and missing keys."""
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{prefix or cls.__name__}={raw!r}: must be a mapping")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    where = f"{prefix}." if prefix else ""
     unknown = [k for k in raw if k not in fields]
     if unknown:
-        where = f"{prefix}." if prefix else ""
         raise ConfigError(f"unknown key {where}{unknown[0]}: allowed keys are {', '.join(sorted(fields))}")
+    required = [
+        n
+        for n, f in fields.items()
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    missing = [n for n in required if n not in raw]
+    if missing:
+        raise ConfigError(f"missing key {where}{missing[0]}: required (required keys: {', '.join(required)})")
     kwargs = {}
     for name, value in raw.items():
         kwargs[name] = _convert(hints[name], value, f"{prefix}.{name}" if prefix else name)

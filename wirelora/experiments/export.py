@@ -7,8 +7,10 @@ the base model was built from a card rather than read from a Hugging Face direct
 
     PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained("DIR/base"), "DIR/adapter")
 
-gives the run's consensus model. A base read from a local directory (a card with ``path:``) is not copied:
-load it from there. The MLP is not a Hugging Face model, so only its adapter is written.
+gives the run's consensus model (``AutoModel`` for an encoder card: the adapter's module names are relative to
+the encoder, not to wirelora's classifier head around it). A base read from a local directory (a card with
+``path:``) is not copied: load it from there. The MLP is not a Hugging Face model, so only its adapter is
+written.
 """
 
 from __future__ import annotations
@@ -45,9 +47,11 @@ def export_run(run_dir: str | Path, out_dir: str | Path) -> dict[str, Path]:
     from_card = card.path is None and card.package is None and card.architecture != "mlp"
     written: dict[str, Path] = {}
     if from_card:
-        written["base"] = export_base(state.adapter, out / "base")
+        written["base"] = export_base(state.adapter, out / "base", root=state.peft_root)
     name = str(written["base"].resolve()) if from_card else (card.path or card.name)
-    written["adapter"] = export_adapter(state.adapter, out / "adapter", base_model_name_or_path=name)
+    written["adapter"] = export_adapter(
+        state.adapter, out / "adapter", base_model_name_or_path=name, root=state.peft_root
+    )
     return written
 
 

@@ -33,6 +33,8 @@ class ModelConfig:
     ranks: dict[str, int] | None = None
     max_devices: int | None = None  # slots per layer; default: the task's pool; at most the card's
     scaling: float = 1.0
+    # a peft LoRA adapter directory: its ΔW seeds the initial members' slots (wirelora.lora.peft_import)
+    init_adapter: str | None = None
 
     def __post_init__(self):
         require(
@@ -45,6 +47,13 @@ class ModelConfig:
         if self.max_devices is not None:
             require(self.max_devices >= 1, "model.max_devices", self.max_devices, "must be >= 1")
         check_positive("model.scaling", self.scaling)
+        if self.init_adapter is not None:
+            require(
+                isinstance(self.init_adapter, str) and bool(self.init_adapter),
+                "model.init_adapter",
+                self.init_adapter,
+                "must be the path of a peft adapter directory",
+            )
 
 
 @dataclass(frozen=True)

@@ -154,7 +154,7 @@ def run(
         result.save(out)
         if len(history.rounds) == tc.rounds and state.members:  # finished: the consensus as a peft adapter
             state._sync_adapter()
-            state.adapter.to_peft(out / ADAPTER_DIR)
+            state.adapter.to_peft(out / ADAPTER_DIR, root=state.peft_root)
     return result
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "TinyMLP",
     "build_model",
     "build_tokenizer",
+    "check_serves",
     "load_card",
     "resolve_card",
     "card_ranks",
@@ -44,6 +45,8 @@ __all__ = [
 MODELS_DIR = Path(str(importlib.resources.files("wirelora") / "models"))
 ARCHITECTURES = ("mlp", "llama", "bert", "hf")
 KINDS = ("classifier", "causal-lm", "encoder")
+# files any transformers tokenizer is read from (fast JSON, WordPiece, BPE, SentencePiece)
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "tokenizer.model", "spiece.model")
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,7 @@ class ModelCard:
                 self.path,
                 "a TinyMLP has no HF checkpoint",
             )
+            require(self.kind == "classifier", "kind", self.kind, "a TinyMLP (architecture mlp) classifies")
 
     def lora_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``OrthogonalLoRA(model, **card.lora_kwargs())``."""
@@ -185,6 +189,15 @@ def load_card(path: str | Path) -> ModelCard:
     card's folder."""
     path = Path(path)
     raw = load_mapping(path)
+    required = {
+        "name": "a non-empty string",
+        "architecture": f"one of {', '.join(ARCHITECTURES)}",
+        "kind": f"one of {', '.join(KINDS)}",
+        "target_modules": "the adapted module names, e.g. [q_proj, v_proj] or [c_attn]",
+    }
+    missing = [k for k in required if isinstance(raw, Mapping) and k not in raw]
+    if missing:
+        raise ConfigError(f"model card {str(path)!r}: missing key {missing[0]}: {required[missing[0]]}")
     card = from_dict(ModelCard, raw)
     changes = {}
     for key in ("checkpoint", "path"):
@@ -309,6 +322,9 @@ def _load_hf_dir(path: Path, kind: str) -> nn.Module:
     hf_logging.disable_progress_bar()
     try:
         return _auto_class(kind).from_pretrained(str(path), local_files_only=True)
+    except (OSError, ValueError, KeyError) as exc:  # transformers' unknown model type, missing weights, ...
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"path={str(path)!r}: transformers cannot load it as {kind!r}: {first}") from None
     finally:
         if bar:
             hf_logging.enable_progress_bar()
@@ -316,13 +332,35 @@ def _load_hf_dir(path: Path, kind: str) -> nn.Module:
 
 def build_tokenizer(name_or_card: str | Path | ModelCard):
     """The local Hugging Face tokenizer of a card with ``path``/``package`` (e.g. MiniLM's WordPiece),
-    or None for the tiny models, which take integer token ids directly."""
+    or None for the tiny models, which take integer token ids directly. A checkpoint directory without
+    tokenizer files is an error naming the card's ``path`` (transformers would build an empty vocabulary)."""
     card = resolve_card(name_or_card)
     if card.path is None and card.package is None:
         return None
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(str(_checkpoint_dir(card)), local_files_only=True)
+    where = _checkpoint_dir(card)
+    if not any((where / f).is_file() for f in TOKENIZER_FILES):
+        field = "path" if card.path is not None else "package"
+        raise ConfigError(
+            f"{field}={str(where)!r}: no tokenizer files ({', '.join(TOKENIZER_FILES)}); model card "
+            f"{card.name!r} needs its tokenizer saved there (tokenizer.save_pretrained)"
+        )
+    return AutoTokenizer.from_pretrained(str(where), local_files_only=True)
+
+
+def check_serves(card: ModelCard, task_kind: str) -> None:
+    """A ConfigError naming ``task.kind`` and the card's ``kind`` unless the card's model can serve the task:
+    causal LMs the token tasks (facts, rule), encoders the text task (topics, with their tokenizer), the
+    TinyMLP the vector classifiers (clusters, dirichlet)."""
+    serves = {"causal-lm": ("facts", "rule"), "encoder": ("topics",)}.get(card.kind)
+    if serves is None:  # a classifier: only the TinyMLP takes the classifiers' input vectors
+        serves = ("clusters", "dirichlet") if card.architecture == "mlp" else ()
+    if task_kind not in serves:
+        what = f"serves task.kind {', '.join(serves)}" if serves else "serves no task here (use causal-lm)"
+        raise ConfigError(
+            f"task.kind={task_kind!r}: model card {card.name!r} has kind {card.kind!r}, which {what}"
+        )
 
 
 def _load_checkpoint(model: nn.Module, card: ModelCard) -> None:

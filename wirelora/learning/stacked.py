@@ -9,9 +9,10 @@ model over a batch of R · b inputs, in which each adapted linear layer adds its
     Δ = bmm(x A, B_mᵀ) : [R, n, out]    copy m's B on slice m
     y = W0 x + scaling · Δ
 
-This is done with forward hooks on the base ``nn.Linear`` modules, so the base model's code is untouched and
-the B copies stay plain tensors (``{layer: Tensor [R, out, S]}``) that the trainer differentiates, masks,
-steps and mixes. Outside a :meth:`StackedLoRA.use` block the hooks do nothing (the base model).
+This is done with forward hooks on the base ``nn.Linear`` (or GPT-2 ``Conv1D``) modules, so the base model's
+code is untouched and the B copies stay plain tensors (``{layer: Tensor [R, out, S]}``) that the trainer
+differentiates, masks, steps and mixes. Outside a :meth:`StackedLoRA.use` block the hooks do nothing (the
+base model).
 
 Loss helpers return one loss per row (copy), so that ``loss.sum()`` backpropagates each copy's own loss into
 its own B_m: one backward pass gives every device's gradient.
@@ -28,14 +29,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from wirelora.learning.tasks import IGNORE_INDEX
+from wirelora.lora.config import layer_features
 
 __all__ = ["StackedLayer", "StackedLoRA", "row_losses", "row_accuracy", "logits_of"]
 
 
 @dataclass(frozen=True, eq=False)
 class StackedLayer:
-    """One adapted layer: the frozen base linear to hook, its basis A : [in, S], LoRA scaling and layer
-    group."""
+    """One adapted layer: the frozen base layer to hook (``nn.Linear`` or GPT-2's ``Conv1D``), its basis
+    A : [in, S], LoRA scaling and layer group."""
 
     name: str
     group: str
@@ -45,7 +47,7 @@ class StackedLayer:
 
     @property
     def out_features(self) -> int:
-        return int(self.module.weight.shape[0])
+        return layer_features(self.module)[1]
 
     @property
     def num_columns(self) -> int:

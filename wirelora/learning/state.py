@@ -41,13 +41,16 @@ class TrainerState:
     ({layer: [out, S]} or None), ``prox_weight`` ({layer: [out, S] or [M, out, S]} or None = 1), ``sets``
     ({"retain"|"join"|"forget": device names}), ``event`` (the last Event or None), ``oracle`` (dict with
     ``blocks`` and ``eval`` or None), ``oracle_certificate`` (the central oracle's or None), ``round`` (the
-    current round), ``task``, ``adapter``, ``groups`` ({group: [layer names]}), ``config``, ``seed``.
+    current round), ``task``, ``adapter``, ``groups`` ({group: [layer names]}), ``config``, ``seed``,
+    ``peft_root`` (the submodule a peft export is relative to: ``"encoder"`` for encoders, else ``""``).
     """
 
     def __init__(self, config: RunConfig, *, seed: int):
         from wirelora.learning.models import (  # deferred: builds peft/transformers models
             build_model,
+            build_tokenizer,
             card_ranks,
+            check_serves,
         )
         from wirelora.lora import OrthogonalLoRA
 
@@ -57,12 +60,21 @@ class TrainerState:
         self.device = _resolve_device(tc.device)
         model, card = build_model(config.model.name, seed=self.seed)
         self.card = card
+        check_serves(card, config.task.kind)
+        # the submodule a peft user loads as the Hugging Face model: the encoder inside wirelora's head
+        self.peft_root = "encoder" if card.kind == "encoder" else ""
         if card.kind == "encoder":
             # the real path: an encoder with a frozen head over the task's labels (the topic names)
             from wirelora.learning.heads import PrototypeClassifier
-            from wirelora.learning.models import build_tokenizer
 
-            tokenizer = build_tokenizer(config.model.name)
+            tokenizer = build_tokenizer(card)
+            require(
+                tokenizer is not None,
+                "path",
+                None,
+                f"model card {card.name!r} (kind encoder) needs a checkpoint directory with its tokenizer "
+                f"for task.kind={config.task.kind!r} (or a package)",
+            )
             self.task: Task = build_task(config.task, tokenizer=tokenizer, seed=self.seed)
             model = PrototypeClassifier.from_label_names(model, tokenizer, self.task.label_names)
         else:
@@ -137,6 +149,10 @@ class TrainerState:
             n: torch.zeros(len(self.members), self._out[n], self._width[n], device=self.device)
             for n in self.layer_names
         }
+        if config.model.init_adapter is not None:  # every copy starts at the imported adapter
+            seeded = _seeded_blocks(self.adapter, config.model.init_adapter, self.peft_root)
+            for n in self.layer_names:
+                self.blocks[n][:] = seeded[n].to(self.blocks[n])
         self.sets = {"retain": tuple(self.members), "join": (), "forget": ()}
         self.opt = self.fresh_moments(len(self.members))
 
@@ -247,11 +263,21 @@ def _task_dims(model: torch.nn.Module, card) -> dict[str, int]:
     cfg = getattr(model, "config", None)
     if card.kind == "causal-lm":
         return {"vocab_size": int(cfg.vocab_size)}
-    if card.kind == "classifier" and cfg is None:  # TinyMLP
-        return {"in_features": int(model.fc1.in_features), "num_classes": int(model.head.out_features)}
-    raise ConfigError(
-        f"model.name={card.name!r}: kind {card.kind!r} has no task here yet (use tiny-lm or tiny-mlp)"
-    )
+    # check_serves admits no other kind here than the TinyMLP's classifier tasks
+    return {"in_features": int(model.fc1.in_features), "num_classes": int(model.head.out_features)}
+
+
+def _seeded_blocks(adapter, path: str, root: str) -> dict[str, torch.Tensor]:
+    """The initial members' blocks {layer: B [out, S]} holding the peft adapter at ``path`` (its module names
+    relative to the submodule ``root``; the slotted bases are rebuilt around it); a problem with it is a
+    ConfigError naming model.init_adapter."""
+    from wirelora.lora.peft_import import read_peft_deltas, seed_members
+
+    try:
+        deltas = read_peft_deltas(path)
+        return seed_members(adapter, {f"{root}.{n}" if root else n: d for n, d in deltas.items()})
+    except ValueError as exc:
+        raise ConfigError(f"model.init_adapter={path!r}: {exc}") from None
 
 
 def _card_layer_groups(card) -> dict[str, str] | None:

@@ -2,7 +2,8 @@
 
 bases (slotted / independent orthonormal bases), config (the validated adapter configuration), slots (the
 slot table: who owns which columns, reuse), ownership (gradient masks), projection (the leave), injection
-(peft), io (files), adapter (OrthogonalLoRA, the facade over them).
+(peft; nn.Linear or GPT-2's Conv1D targets), io (files), peft_export / peft_import (standard peft adapters
+out, and in as a run's start), adapter (OrthogonalLoRA, the facade over them).
 
 torch only at import; peft is imported when an adapter is built (it pulls transformers, ~4 s). Never cvxpy.
 """

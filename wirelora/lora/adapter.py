@@ -342,11 +342,12 @@ class OrthogonalLoRA:
         self.load_slot_table(table)
         self.load_adapter_state(tensors)
 
-    def to_peft(self, path: str | Path, *, compact: bool = True) -> Path:
-        """Write the adapter as a standard peft LoRA adapter (:mod:`wirelora.lora.peft_export`)."""
+    def to_peft(self, path: str | Path, *, compact: bool = True, root: str = "") -> Path:
+        """Write the adapter as a standard peft LoRA adapter (:mod:`wirelora.lora.peft_export`); ``root``:
+        the submodule that is the Hugging Face model (e.g. ``"encoder"`` in a classifier wrapper)."""
         from wirelora.lora.peft_export import export_adapter
 
-        return export_adapter(self, path, compact=compact)
+        return export_adapter(self, path, compact=compact, root=root)
 
     @classmethod
     def from_file(cls, model: nn.Module, path: str | Path) -> OrthogonalLoRA:

@@ -15,7 +15,15 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["BASIS_KINDS", "basis_seed", "orthonormal_basis", "slotted_basis", "independent_basis", "overlap"]
+__all__ = [
+    "BASIS_KINDS",
+    "basis_seed",
+    "orthonormal_basis",
+    "slotted_basis",
+    "aligned_slotted_basis",
+    "independent_basis",
+    "overlap",
+]
 
 BASIS_KINDS = ("slotted", "independent")
 
@@ -48,6 +56,27 @@ def slotted_basis(
     columns s*r:(s+1)*r."""
     rng = np.random.default_rng(basis_seed(seed, layer_index))
     return orthonormal_basis(in_features, rank * max_devices, rng=rng)
+
+
+def aligned_slotted_basis(
+    span: np.ndarray, rank: int, max_devices: int, *, seed: int, layer_index: int
+) -> np.ndarray:
+    """A slotted basis Q : [in_features, max_devices * rank] whose first k columns span ``span`` : [in, k]
+    (k <= S; e.g. the row space of an imported LoRA adapter), the rest seeded Gaussian columns orthogonalised
+    against them. QᵀQ = I, so slots stay exactly orthogonal; any ΔW whose rows lie in span(``span``) is
+    ΔW Q_C Q_Cᵀ for every column set C that holds the first k columns."""
+    d, k = span.shape
+    width = rank * max_devices
+    if k > width:
+        raise ValueError(f"span of {k} columns: more than the basis's max_devices * rank = {width}")
+    head = np.linalg.qr(span)[0] if k else np.zeros((d, 0))  # [d, k]
+    rng = np.random.default_rng(basis_seed(seed, layer_index))
+    gauss = rng.standard_normal((d, width - k))  # [d, S - k]
+    for _ in range(2):  # twice: one Gram-Schmidt pass against head loses orthogonality at round-off
+        gauss = gauss - head @ (head.T @ gauss)
+    q, r = np.linalg.qr(gauss)
+    tail = q * np.where(np.diag(r) < 0, -1.0, 1.0)  # signs as orthonormal_basis: independent of LAPACK
+    return np.concatenate([head, tail], axis=1)  # [d, S]
 
 
 def independent_basis(in_features: int, rank: int, *, seed: int, layer_index: int, draw: int) -> np.ndarray:

@@ -6,6 +6,7 @@ ValueError naming it) and written into every saved adapter, so that a file rebui
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,9 @@ from wirelora.lora.bases import BASIS_KINDS
 __all__ = [
     "AdapterConfig",
     "resolve_target_modules",
+    "is_adaptable",
+    "is_conv1d",
+    "layer_features",
     "default_layer_groups",
     "GROUP_NAMES",
     "OWNERSHIP_MODES",
@@ -27,18 +31,47 @@ GROUP_NAMES = ("early", "mid", "late")
 OWNERSHIP_MODES = ("block", "shared")
 
 
+def _conv1d_class() -> type | None:
+    """transformers' ``Conv1D`` (GPT-2's attention and MLP projections) if transformers is loaded: a model
+    holding one has imported it, so a model without transformers never imports it here."""
+    utils = sys.modules.get("transformers.pytorch_utils")
+    return getattr(utils, "Conv1D", None)
+
+
+def is_adaptable(module: nn.Module) -> bool:
+    """``nn.Linear`` (weight [out, in]) or transformers' ``Conv1D`` (weight [in, out], peft's
+    ``fan_in_fan_out``)."""
+    conv1d = _conv1d_class()
+    return isinstance(module, nn.Linear) or (conv1d is not None and isinstance(module, conv1d))
+
+
+def is_conv1d(module: nn.Module) -> bool:
+    """Whether ``module`` is transformers' ``Conv1D`` (weight stored [in, out])."""
+    conv1d = _conv1d_class()
+    return conv1d is not None and isinstance(module, conv1d)
+
+
+def layer_features(module: nn.Module) -> tuple[int, int]:
+    """(in_features, out_features) of an adaptable layer: ``nn.Linear`` or ``Conv1D`` (``nx``, ``nf``)."""
+    if is_conv1d(module):
+        return int(module.nx), int(module.nf)
+    return int(module.in_features), int(module.out_features)
+
+
 def resolve_target_modules(model: nn.Module, target_modules: Sequence[str] | str) -> list[str]:
-    """Names of the ``nn.Linear`` modules matched by ``target_modules``, in ``model.named_modules()`` order.
+    """Names of the adaptable modules (``nn.Linear``, or transformers' ``Conv1D`` as in GPT-2) matched by
+    ``target_modules``, in ``model.named_modules()`` order.
 
     A target matches a module whose full name equals it or ends with ``"." + target`` (peft's rule).
-    Every target must match at least one ``nn.Linear``; anything else is a ValueError naming it.
+    Every target must match at least one adaptable module, and all matches must be of one kind (peft's
+    ``fan_in_fan_out`` is one setting per adapter); anything else is a ValueError naming it.
     """
     if isinstance(target_modules, str):
         target_modules = [target_modules]
     targets = list(target_modules)
     if not targets or not all(isinstance(t, str) and t for t in targets):
         raise ValueError(f"target_modules={targets!r}: must be a non-empty list of module names")
-    linear = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear)]
+    linear = [(n, m) for n, m in model.named_modules() if is_adaptable(m)]
     names: list[str] = []
     for target in targets:
         hits = [n for n, _ in linear if n == target or n.endswith("." + target)]
@@ -46,18 +79,33 @@ def resolve_target_modules(model: nn.Module, target_modules: Sequence[str] | str
             others = [n for n, m in model.named_modules() if n == target or n.endswith("." + target)]
             what = f"matches only non-Linear modules {others[:3]}" if others else "matches no module"
             examples = ", ".join(sorted({n.rsplit(".", 1)[-1] for n, _ in linear})[:12]) or "none"
-            raise ValueError(f"target_modules: {target!r} {what}; nn.Linear module names here: {examples}")
+            raise ValueError(
+                f"target_modules: {target!r} {what}; nn.Linear / Conv1D module names here: {examples}"
+            )
         names.extend(hits)
+    kinds = {is_conv1d(model.get_submodule(n)) for n in names}
+    if len(kinds) > 1:
+        conv = next(n for n in names if is_conv1d(model.get_submodule(n)))
+        lin = next(n for n in names if not is_conv1d(model.get_submodule(n)))
+        raise ValueError(
+            f"target_modules={targets!r}: mixes Conv1D ({conv!r}) and nn.Linear ({lin!r}) layers; "
+            "adapt one kind per adapter"
+        )
     order = {n: i for i, (n, _) in enumerate(linear)}
     return sorted(set(names), key=order.__getitem__)
 
 
-def default_layer_groups(module_names: Sequence[str]) -> dict[str, str]:
-    """Split adapted modules into early / mid / late thirds by depth.
+def default_layer_groups(
+    module_names: Sequence[str], group_names: Sequence[str] | None = None
+) -> dict[str, str]:
+    """Split adapted modules into groups by depth: early / mid / late thirds by default, or, given
+    ``group_names`` of your own (any name outside early/mid/late, e.g. a card's ``ranks: {low: 4, high:
+    16}``), as many consecutive depth ranges as names, in their order.
 
     Depth is the first integer component of the module name (``model.layers.3.self_attn.q_proj`` → 3), so the
-    projections of one transformer block share a group; names without an integer use their order. With fewer
-    than three depths the groups are early/late (two) or mid (one).
+    projections of one transformer block share a group; names without an integer use their order. With the
+    default names and fewer than three depths the groups are early/late (two) or mid (one); other names need
+    at least one depth per name.
     """
     keys: list[Any] = []
     for pos, name in enumerate(module_names):
@@ -66,8 +114,17 @@ def default_layer_groups(module_names: Sequence[str]) -> dict[str, str]:
     if any(isinstance(k, tuple) for k in keys) and not all(isinstance(k, tuple) for k in keys):
         keys = [("pos", i) for i in range(len(module_names))]
     depths = list(dict.fromkeys(keys))  # unique, first-appearance order
-    n_groups = min(3, len(depths))
-    names = {1: ("mid",), 2: ("early", "late"), 3: GROUP_NAMES}[n_groups]
+    if group_names is None or set(group_names) <= set(GROUP_NAMES):
+        n_groups = min(3, len(depths))
+        names = {1: ("mid",), 2: ("early", "late"), 3: GROUP_NAMES}[n_groups]
+    else:
+        names = tuple(group_names)
+        n_groups = len(names)
+        if n_groups > len(depths):
+            raise ValueError(
+                f"layer groups {list(names)}: {n_groups} groups but only {len(depths)} layer depth(s) to "
+                "split by depth; give layer_groups (module name -> group) or fewer groups"
+            )
     group_of_depth = {}
     for g, chunk in zip(names, np.array_split(np.arange(len(depths)), n_groups)):
         for i in chunk:
@@ -125,10 +182,11 @@ class AdapterConfig:
         if ownership not in OWNERSHIP_MODES:
             raise ValueError(f"ownership={ownership!r}: must be one of {', '.join(OWNERSHIP_MODES)}")
         names = resolve_target_modules(model, target_modules)
-        groups = _check_groups(names, layer_groups)
+        groups = _check_groups(names, layer_groups, list(rank) if isinstance(rank, Mapping) else None)
         ranks = _check_ranks(names, groups, rank)
         for name in names:
-            r, d, g = ranks[name], model.get_submodule(name).in_features, groups[name]
+            r, g = ranks[name], groups[name]
+            d = layer_features(model.get_submodule(name))[0]
             if basis == "slotted" and r * max_devices > d:
                 raise ValueError(
                     f"rank={r} for layer {name!r} (group {g!r}): slotted bases need max_devices * rank = "
@@ -191,9 +249,11 @@ class AdapterConfig:
         }
 
 
-def _check_groups(names: list[str], layer_groups: Mapping[str, str] | None) -> dict[str, str]:
+def _check_groups(
+    names: list[str], layer_groups: Mapping[str, str] | None, group_names: list[str] | None
+) -> dict[str, str]:
     if layer_groups is None:
-        return default_layer_groups(names)
+        return default_layer_groups(names, group_names)
     if not isinstance(layer_groups, Mapping):
         raise ValueError(f"layer_groups={layer_groups!r}: must be a mapping module name -> group name")
     unknown = [k for k in layer_groups if k not in names]

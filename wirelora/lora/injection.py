@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from wirelora.lora.bases import slotted_basis
-from wirelora.lora.config import AdapterConfig
+from wirelora.lora.config import AdapterConfig, is_conv1d
 
 __all__ = ["ADAPTER", "inject", "set_peft_enabled", "peft_enabled"]
 
@@ -24,6 +24,8 @@ ADAPTER = "default"  # the peft adapter name; one adapter per model
 def inject(model: nn.Module, config: AdapterConfig) -> None:
     """Inject peft LoRA layers into ``model`` (in place) at ``config.module_names``.
 
+    Targets are ``nn.Linear`` or transformers' ``Conv1D`` (peft's ``fan_in_fan_out``: the LoRA factors keep
+    the same layout, lora_A [S, in] and lora_B [out, S], whichever way the base weight is stored).
     Every parameter of ``model`` is frozen except each layer's ``lora_B`` [out, S], which starts at zero;
     ``lora_A`` [S, in] holds Aᵀ: the seeded slotted basis, or zero (independent bases are drawn per device on
     join). The scale is ``config.scaling`` in every layer.
@@ -31,6 +33,9 @@ def inject(model: nn.Module, config: AdapterConfig) -> None:
     from peft import LoraConfig, inject_adapter_in_model  # deferred: peft pulls transformers (~4 s)
 
     names = config.module_names
+    # GPT-2's Conv1D stores its weight [in, out]: peft's fan_in_fan_out (one setting per adapter; targets
+    # mixing Conv1D and Linear are refused in resolve_target_modules). It changes only how peft merges.
+    fan_in_fan_out = is_conv1d(model.get_submodule(names[0]))
     widths = {n: config.width(n) for n in names}
     peft_config = LoraConfig(
         r=widths[names[0]],
@@ -40,6 +45,7 @@ def inject(model: nn.Module, config: AdapterConfig) -> None:
         alpha_pattern={re.escape(n): w for n, w in widths.items()},
         lora_dropout=0.0,
         bias="none",
+        fan_in_fan_out=fan_in_fan_out,
     )
     inject_adapter_in_model(peft_config, model, adapter_name=ADAPTER)
     for p in model.parameters():

@@ -29,12 +29,13 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from wirelora.lora.config import is_conv1d
 from wirelora.lora.injection import ADAPTER
 
 if TYPE_CHECKING:
     from wirelora.lora.adapter import OrthogonalLoRA
 
-__all__ = ["export_slots", "export_adapter", "export_base", "PEFT_PREFIX"]
+__all__ = ["export_slots", "export_adapter", "export_base", "relative_name", "PEFT_PREFIX"]
 
 PEFT_PREFIX = "base_model.model."  # peft's key prefix for the wrapped model's modules
 
@@ -64,8 +65,14 @@ def export_adapter(
     *,
     compact: bool = True,
     base_model_name_or_path: str | None = None,
+    root: str = "",
 ) -> Path:
-    """Write ``ol``'s current adapter to ``out_dir`` as a peft LoRA adapter; returns ``out_dir``."""
+    """Write ``ol``'s current adapter to ``out_dir`` as a peft LoRA adapter; returns ``out_dir``.
+
+    ``root``: the submodule of ``ol.model`` that is the Hugging Face model a peft user loads (e.g.
+    ``"encoder"`` when wirelora wrapped an encoder in its classifier head); module names are written
+    relative to it, so that ``PeftModel.from_pretrained(AutoModel.from_pretrained(base), out_dir)`` finds
+    them. Default: ``ol.model`` itself."""
     from peft import LoraConfig
     from safetensors.torch import save_file
 
@@ -78,25 +85,30 @@ def export_adapter(
     tensors: dict[str, torch.Tensor] = {}
     widths: dict[str, int] = {}
     alphas: dict[str, float] = {}
+    relative = {name: relative_name(name, root) for name in ol.module_names}
     for name in ol.module_names:
         rank = ol.rank(name)
         cols = torch.cat([torch.arange(s * rank, (s + 1) * rank) for s in slots])
         layer = ol.lora_layer(name)
         a_t = layer.lora_A[ADAPTER].weight.detach().cpu()  # [S, in]
         b = layer.lora_B[ADAPTER].weight.detach().cpu()  # [out, S]
-        tensors[f"{PEFT_PREFIX}{name}.lora_A.weight"] = a_t[cols].clone().contiguous()
-        tensors[f"{PEFT_PREFIX}{name}.lora_B.weight"] = b[:, cols].clone().contiguous()
-        widths[name] = len(cols)
-        alphas[name] = _alpha(ol.scaling(name), len(cols))
-    first = ol.module_names[0]
+        key = relative[name]
+        tensors[f"{PEFT_PREFIX}{key}.lora_A.weight"] = a_t[cols].clone().contiguous()
+        tensors[f"{PEFT_PREFIX}{key}.lora_B.weight"] = b[:, cols].clone().contiguous()
+        widths[key] = len(cols)
+        alphas[key] = _alpha(ol.scaling(name), len(cols))
+    first = relative[ol.module_names[0]]
     config = LoraConfig(
         r=widths[first],
         lora_alpha=alphas[first],
-        target_modules=list(ol.module_names),
+        target_modules=list(relative.values()),
         rank_pattern={re.escape(n): w for n, w in widths.items()},
         alpha_pattern={re.escape(n): a for n, a in alphas.items()},
         lora_dropout=0.0,
         bias="none",
+        fan_in_fan_out=is_conv1d(
+            ol.lora_layer(ol.module_names[0]).base_layer
+        ),  # GPT-2's Conv1D: weight [in, out]
         base_model_name_or_path=base_model_name_or_path,
     )
     out = Path(out_dir)
@@ -125,14 +137,26 @@ def _stripped(ol: OrthogonalLoRA) -> Iterator[torch.nn.Module]:
             setattr(parent, child, layer)
 
 
-def export_base(ol: OrthogonalLoRA, out_dir: str | Path) -> Path:
-    """Save ``ol``'s base model (LoRA layers stripped) with transformers' ``save_pretrained``."""
-    if not hasattr(ol.model, "save_pretrained"):
+def relative_name(name: str, root: str) -> str:
+    """``name`` relative to the submodule ``root`` ("" = the model itself); a ValueError if outside it."""
+    if not root:
+        return name
+    if not name.startswith(root + "."):
+        raise ValueError(f"root={root!r}: adapted layer {name!r} is not inside it")
+    return name[len(root) + 1 :]
+
+
+def export_base(ol: OrthogonalLoRA, out_dir: str | Path, *, root: str = "") -> Path:
+    """Save ``ol``'s base model (LoRA layers stripped; its submodule ``root`` if given) with transformers'
+    ``save_pretrained``."""
+    target = ol.model.get_submodule(root) if root else ol.model
+    if not hasattr(target, "save_pretrained"):
         raise ValueError(
-            f"model {type(ol.model).__name__}: not a Hugging Face model (no save_pretrained), cannot export"
+            f"model {type(target).__name__}: not a Hugging Face model (no save_pretrained), cannot export"
         )
     out = Path(out_dir)
-    with _stripped(ol) as model:
+    with _stripped(ol) as whole:
+        model = whole.get_submodule(root) if root else whole
         bad = [k for k in model.state_dict() if "lora_" in k or ".base_layer." in k]
         if bad:
             raise RuntimeError(
