@@ -109,7 +109,7 @@ def reproduce(
         if from_data:
             record = load_data(name, out)
             ctx.say(f"[{name}] redrawing from {out / (name + '.json')}")
-            if recipe.seeded and "seeds" not in record["settings"]:
+            if recipe.seeded and "seeds" not in (record.get("settings") or {}):
                 ctx.say(f"[{name}] a data file from before --seeds: one seed, no interval")
             paths: list[Path] = []
         else:
@@ -129,7 +129,7 @@ def reproduce(
             paths = write_record(out, name, record, is_table=recipe.is_table)
         try:
             drawn = recipe.draw(record["data"])
-        except (KeyError, TypeError, IndexError, ValueError) as exc:
+        except (KeyError, TypeError, IndexError, ValueError, AttributeError) as exc:
             if not from_data:
                 raise
             raise ValueError(
