@@ -45,6 +45,21 @@ def _correction_choices() -> str:
     return "\n".join(lines)
 
 
+def _count(flag: str):
+    """argparse type: an integer >= 1 (the error names ``flag`` and the value)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag}={text!r}: must be an integer >= 1") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{flag}={text!r}: must be an integer >= 1")
+        return value
+
+    return parse
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with a one-line error (no usage block): ``wirelora run: error: ...``, exit 2."""
 
@@ -143,6 +158,20 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--quick", action="store_true", help="small settings, same code path (minutes, not hours)")
     q.add_argument(
         "--out", default="figures", metavar="DIR", help="where data and figures go (default: figures/)"
+    )
+    q.add_argument(
+        "--seeds",
+        type=_count("--seeds"),
+        default=1,
+        metavar="N",
+        help="seeds per training target, paired across methods: mean and 95%% interval (default: 1)",
+    )
+    q.add_argument(
+        "--jobs",
+        type=_count("--jobs"),
+        default=1,
+        metavar="J",
+        help="run the seeds in J processes (same results for any J; default: 1)",
     )
     q.add_argument("--from-data", action="store_true", help="re-plot from saved data without re-running")
     q.add_argument(

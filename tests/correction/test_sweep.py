@@ -1,6 +1,8 @@
 """End to end: a corrected run through the one loop, the History's new per-round keys, resume (also of a run
 killed before its summary was written), the sweep and Table III rows."""
 
+import json
+
 import numpy as np
 import pytest
 from tiny_runs import corrected_run_raw
@@ -217,3 +219,57 @@ def test_run_killed_before_its_summary_resumes_with_it(tmp_path):
         for h in (resumed, on_disk):
             assert h.without_timing()["rounds"] == whole.without_timing()["rounds"]
             assert h.meta["correction"] == json.loads(json.dumps(whole.meta["correction"]))
+
+
+def test_sweep_shares_the_pre_event_phase_bit_for_bit(results):
+    """Every method continues one pre-event run (FedEraser's recorder included), and each History equals the
+    method's own run from round 0, key for key (config included)."""
+    from wirelora.learning.config import RunConfig
+    from wirelora.learning.loop import run
+
+    out, hists = results
+    pre = out / "pre-event"
+    assert (pre / "done").read_text().strip() == "4" and len(
+        json.loads((pre / "history.json").read_text())["rounds"]
+    ) == 5
+    for method in ("proposed", "naive"):
+        alone = run(from_dict(RunConfig, {**RAW, "correction": {**RAW["correction"], "method": method}}))
+        a, b = alone.without_timing(), hists[method].without_timing()
+        assert a["rounds"] == b["rounds"] and a["meta"] == b["meta"], method
+        cfg = {**a["config"], "oracle": {**a["config"]["oracle"], "cache_dir": None}}
+        assert {**b["config"], "oracle": {**b["config"]["oracle"], "cache_dir": None}} == cfg
+
+
+def test_federaser_from_the_shared_pre_event_phase_equals_its_own_run(tmp_path):
+    from wirelora.experiments.sweep import sweep
+    from wirelora.learning.config import RunConfig
+    from wirelora.learning.loop import run
+
+    raw = {**RAW, "correction": {**RAW["correction"], "method": "federaser_d2d"}}
+    shared = sweep(from_dict(RunConfig, RAW), out_dir=tmp_path, methods=("federaser_d2d",), arms=())
+    alone = run(from_dict(RunConfig, raw)).without_timing()
+    got = shared["federaser_d2d"].without_timing()
+    assert got["rounds"] == alone["rounds"] and got["meta"] == alone["meta"]
+    assert got["meta"]["correction"]["stored_bytes_per_device"] > 0  # the recorder's snapshots came along
+
+
+def test_fork_refuses_a_post_event_checkpoint_or_another_run(tmp_path):
+    from wirelora.config import to_jsonable
+    from wirelora.errors import CheckpointError
+    from wirelora.learning.checkpoint import CHECKPOINT_FILE, fork_checkpoint
+    from wirelora.learning.config import RunConfig
+    from wirelora.learning.loop import run
+
+    cfg = from_dict(RunConfig, {**RAW, "correction": {**RAW["correction"], "method": "proposed"}})
+    run(cfg, out_dir=tmp_path / "a", stop_after=5)  # past the event at round 5
+    with pytest.raises(CheckpointError, match="not before the first event"):
+        fork_checkpoint(tmp_path / "a" / CHECKPOINT_FILE, tmp_path / "x", to_jsonable(cfg), first_event=5)
+    run(cfg, out_dir=tmp_path / "b", stop_after=3)
+    other = to_jsonable(cfg)
+    other["trainer"] = {**other["trainer"], "step_size": 0.07}
+    with pytest.raises(CheckpointError, match="differs from this run's in 'trainer'"):
+        fork_checkpoint(tmp_path / "b" / CHECKPOINT_FILE, tmp_path / "x", other, first_event=5)
+    other = to_jsonable(cfg)
+    other["correction"] = {**other["correction"], "method": "naive"}
+    other["policy"] = {**other["policy"], "arm": "uniform"}
+    fork_checkpoint(tmp_path / "b" / CHECKPOINT_FILE, tmp_path / "x", other, first_event=5)  # allowed

@@ -212,7 +212,29 @@ def test_what_the_reproduce_targets_add_is_drawn_by_plots():
         {"uniform": {"final_gap": 0.5, "ri": 0.0, "norm_comm": 1.0, "norm_total": 1.0, "forget_gap": None}},
         {"uniform": [None, 0.0, 1.0, 1.0]},
     )
-    assert len(header) == len(rows[0]) == 10 and rows[0][0] == plots.label("uniform")
+    assert len(header) == len(rows[0]) == 15 and rows[0][0] == plots.label("uniform")
+    assert rows[0][1:3] == [0.5, None]  # one number: no ± column value
+    described = {"mean": 0.4, "half_width": 0.05, "lo": 0.35, "hi": 0.45, "n": 3, "per_seed": [0.3, 0.4, 0.5]}
+    header, rows = plots.table3(
+        {"full": {k: described for k in ("final_gap", "ri", "norm_comm", "norm_total", "forget_gap")}},
+        {"full": [0.39, 6.3, 0.58, 0.83]},
+    )
+    assert header[1:3] == ["final gap", "± gap"] and rows[0][1:3] == [0.4, 0.05]
+    assert rows[0][-4:] == [0.39, 6.3, 0.58, 0.83]
+
+
+@pytest.mark.parametrize("func", [plots.fig3, plots.fig5, plots.fig6])
+def test_bands_shade_the_interval_and_the_figure_names_the_seeds(func):
+    mean = {"proposed": [1.0, 0.5, 0.2], "naive": [1.0, 0.6, 0.4]}
+    bands = {"proposed": ([0.9, 0.4, 0.1], [1.1, 0.6, 0.3])}
+    fig = func(mean, bands=bands, seeds=8)
+    ax = fig.axes[0]
+    (band,) = ax.collections  # one band: naive has none
+    lo_hi = band.get_paths()[0].vertices[:, 1]
+    assert lo_hi.min() == pytest.approx(0.1) and lo_hi.max() == pytest.approx(1.1)
+    assert "mean of 8 seeds, shaded: 95 % t-interval" in [t.get_text() for t in ax.texts]
+    one = func(mean, seeds=1).axes[0]
+    assert not one.collections and "1 seed (no interval)" in [t.get_text() for t in one.texts]
 
 
 def test_run_summary_draws_losses_and_consensus_distance():

@@ -204,22 +204,24 @@ def test_leave_only_targets_share_one_sweep_and_redraw(tmp_path):
     )
     assert len(list((tmp_path / "runs").iterdir())) == 1  # one sweep served the six targets
     data = {t: rp.load_data(t, tmp_path)["data"] for t in LEAVE_TARGETS}
+    assert all(rp.load_data(t, tmp_path)["settings"]["seeds"] == 1 for t in LEAVE_TARGETS)
     k = 2 + 1  # K correction rounds + the post-projection point
     for name, curve in data["fig3"]["event_gap"].items():
-        assert len(curve) == k and _finite(curve), name
+        assert curve["n"] == 1 and curve["per_seed"] == [curve["mean"]], name
+        assert len(curve["mean"]) == k and _finite(curve["mean"]) and curve["lo"] is None, name
     assert set(data["fig3"]["event_gap"]) == {*PAPER_METHODS, "no_correction"}
     # without correction nothing moves the model after the projection: its gap stays where it started
-    nc = np.asarray(data["fig3"]["event_gap"]["no_correction"])
+    nc = np.asarray(data["fig3"]["event_gap"]["no_correction"]["mean"])
     np.testing.assert_allclose(nc, nc[0], rtol=1e-6)
     assert set(data["fig6"]["event_gap"]) == {*PAPER_ARMS, "no_correction"}
-    assert all(len(v) == k and _finite(v) for v in data["fig6"]["event_gap"].values())
+    assert all(len(v["mean"]) == k and _finite(v["mean"]) for v in data["fig6"]["event_gap"].values())
     points = data["fig7"]["points"]
     assert set(points) == set(PAPER_ARMS) and data["fig7"]["front"]
     np.testing.assert_allclose(points["uniform"][0], 1.0)  # costs are normalised by the uniform arm
-    assert all(len(v) == k and v[0] == 0 for v in data["fig8"]["ri"].values())  # same start for every arm
+    assert all(len(v["mean"]) == k and v["mean"][0] == 0 for v in data["fig8"]["ri"].values())  # same start
     rows = data["table3"]["rows"]
-    assert rows["uniform"]["ri"] == 0 and rows["uniform"]["norm_comm"] == 1
-    assert abs(rows["full"]["contribution_residual"]) < 1e-5
+    assert rows["uniform"]["ri"]["mean"] == 0 and rows["uniform"]["norm_comm"]["mean"] == 1
+    assert abs(rows["full"]["contribution_residual"]["mean"]) < 1e-5
     md = (tmp_path / "table3.md").read_text().splitlines()
     assert md[0].startswith("| arm | final gap |") and len(md) == 2 + len(PAPER_TABLE3)
     for t in LEAVE_TARGETS[:-1]:  # table3 is Markdown + CSV, no figure
@@ -242,7 +244,7 @@ def test_fig4_long_run_with_joins_and_leaves(tmp_path):
     np.testing.assert_array_equal(steps, np.arange(8))
     assert set(data["ri"]) == {"proposed", "naive"} and not data["failed"]
     for name, ri in data["ri"].items():
-        ri = np.asarray(ri)
+        ri = np.asarray(ri["mean"])
         assert ri.shape == steps.shape and _finite(ri), name
         np.testing.assert_allclose(ri[steps < 3], 0.0, atol=1e-9)  # identical runs until the first event
     with pytest.raises(ValueError, match="settings.fig4.methods"):

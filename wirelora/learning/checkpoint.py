@@ -1,6 +1,8 @@
 """Checkpoints: the state's training fields, the History so far and the correction's state, in one
 safetensors file with its tree in JSON and a SHA-256 (:mod:`wirelora.files`; written atomically, no pickle).
-Loading checks the file's integrity and that it belongs to this run (round, members, layer shapes)."""
+Loading checks the file's integrity and that it belongs to this run (round, members, layer shapes).
+:func:`fork_checkpoint` lets another method continue a run's pre-event phase (one pre-event run per seed,
+shared by every method of a sweep)."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from wirelora.learning.history import History
 if TYPE_CHECKING:
     from wirelora.learning.state import TrainerState
 
-__all__ = ["CHECKPOINT_FILE", "save_checkpoint", "load_checkpoint"]
+__all__ = ["CHECKPOINT_FILE", "save_checkpoint", "load_checkpoint", "fork_checkpoint"]
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
 
@@ -78,6 +80,40 @@ def load_checkpoint(path: Path, state: TrainerState, correction) -> tuple[int, H
         correction.load_state_dict(ck["correction"])
     h = ck["history"]
     return int(ck["round"]) + 1, History(config=h["config"], rounds=h["rounds"], meta=h.get("meta", {}))
+
+
+def fork_checkpoint(src: Path, dst: Path, config: dict, *, first_event: int) -> None:
+    """Write to ``dst`` the checkpoint ``src`` with its History's config replaced by ``config`` (a resolved
+    run config, as plain data), so that a run of ``config`` resumed from ``dst`` continues ``src``'s run.
+
+    Only a checkpoint taken before the first event (round < ``first_event``, no event applied) may be forked:
+    up to there every correction method is the same plain DGD, so the continued run's History is the one
+    ``config`` run from round 0 would give. ``config`` must equal the checkpoint's config outside the
+    ``correction`` and ``policy`` sections (which act only from the first event on). The correction state
+    saved in ``src`` is handed to the new method's ``load_state_dict`` (methods read only their own keys).
+    """
+    ck = load_tree(src)
+    name = f"checkpoint {str(src)!r}"
+    if not isinstance(ck, dict) or (missing := [k for k in KEYS if k not in ck]):
+        raise CheckpointError(f"{name}: missing {missing[0] if isinstance(ck, dict) else 'everything'}")
+    if ck["event"] is not None or not ck["round"] < first_event:
+        raise CheckpointError(
+            f"{name}: round={ck['round']!r} is not before the first event (round {first_event}); "
+            "only a pre-event checkpoint can be continued by another method"
+        )
+    old = ck["history"]["config"]
+
+    def pre_event(c: dict) -> dict:
+        out = {k: v for k, v in c.items() if k != "policy"}
+        out["correction"] = {k: v for k, v in (c.get("correction") or {}).items() if k != "method"}
+        return out
+
+    a, b = pre_event(old), pre_event(config)
+    for key in sorted(set(a) | set(b)):
+        if a.get(key) != b.get(key):
+            raise CheckpointError(f"{name}: its run config differs from this run's in {key!r}")
+    ck["history"] = {**ck["history"], "config": config}
+    save_tree(dst, ck)
 
 
 KEYS = (

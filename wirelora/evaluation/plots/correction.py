@@ -24,10 +24,29 @@ from wirelora.evaluation.plots.style import (
 __all__ = ["fig3", "fig4", "fig5", "fig6", "fig7", "fig8", "table3", "TABLE3_HEADER"]
 
 
-def _gap_curves(gap_by: Mapping[str, Sequence[float]], title: str, ax: Axes | None) -> Figure:
+Bands = Mapping[str, tuple[Sequence[float], Sequence[float]]]  # {series: (lo [n], hi [n])}
+
+
+def _bands(ax: Axes, bands: Bands | None, seeds: int | None) -> None:
+    """Shade each series' 95 % interval in its colour, and say over how many seeds the curves are means
+    (with one seed there is no interval, and the figure says so)."""
+    for name, (lo, hi) in (bands or {}).items():
+        lo_, hi_ = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+        ax.fill_between(np.arange(lo_.size), lo_, hi_, color=series_style(name).get("color"), alpha=0.18,
+                        linewidth=0, zorder=1)  # fmt: skip
+    if seeds is None:
+        return
+    text = "1 seed (no interval)" if seeds < 2 else f"mean of {seeds} seeds, shaded: 95 % t-interval"
+    ax.text(0.99, 0.98, text, transform=ax.transAxes, ha="right", va="top", fontsize=7, color="0.3")
+
+
+def _gap_curves(
+    gap_by: Mapping[str, Sequence[float]], title: str, ax: Axes | None, bands: Bands | None, seeds: int | None
+) -> Figure:
     """Event gap E_FU(k) vs k, one curve per entry, the oracle's zero dashed (Fig. 3 and Fig. 6)."""
     fig, ax = new_axes(ax, figsize=FIGSIZE_CURVES)
     curves(ax, gap_by)
+    _bands(ax, bands, seeds)
     ax.axhline(0.0, color="black", linestyle="--", linewidth=0.8, zorder=0, label="oracle (gap 0)")
     ax.set_xlabel("correction round k after the leave")
     ax.set_ylabel(r"event gap $E_{FU}(k)$ (nats)")
@@ -36,13 +55,20 @@ def _gap_curves(gap_by: Mapping[str, Sequence[float]], title: str, ax: Axes | No
     return fig
 
 
-def fig3(gap_by_method: Mapping[str, Sequence[float]], *, ax: Axes | None = None) -> Figure:
+def fig3(
+    gap_by_method: Mapping[str, Sequence[float]],
+    *,
+    bands: Bands | None = None,
+    seeds: int | None = None,
+    ax: Axes | None = None,
+) -> Figure:
     """Fig. 3: event gap E_FU(k) vs correction round k after a leave, one curve per method.
 
-    gap_by_method : {method: [K + 1]} — the gap at k = 0..K (k = 0 is right after the projection). The oracle
-    (``retrain``) is drawn dashed when present.
+    gap_by_method : {method: [K + 1]} — the gap at k = 0..K (k = 0 is right after the projection), the mean
+    over seeds. The oracle (``retrain``) is drawn dashed when present. bands : {method: (lo, hi)}, each
+    [K + 1], the 95 % interval, shaded; seeds : how many seeds the curves average (written on the figure).
     """
-    return _gap_curves(gap_by_method, "Fig. 3 — event gap after a leave", ax)
+    return _gap_curves(gap_by_method, "Fig. 3 — event gap after a leave", ax, bands, seeds)
 
 
 def fig4(
@@ -80,15 +106,18 @@ def fig5(
     retain_loss_by_method: Mapping[str, Sequence[float]],
     *,
     oracle_retain_loss: float | None = None,
+    bands: Bands | None = None,
+    seeds: int | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """Fig. 5: retain loss (consensus model, remaining devices' data) vs correction round k.
 
-    retain_loss_by_method : {method: [K + 1]}; oracle_retain_loss : the retrained model's retain loss, drawn
-    as a dashed level.
+    retain_loss_by_method : {method: [K + 1]} (mean over seeds); oracle_retain_loss : the retrained model's
+    retain loss, drawn as a dashed level; bands, seeds : as in :func:`fig3`.
     """
     fig, ax = new_axes(ax, figsize=FIGSIZE_CURVES)
     curves(ax, retain_loss_by_method)
+    _bands(ax, bands, seeds)
     if oracle_retain_loss is not None:
         ax.axhline(
             oracle_retain_loss, color="black", linestyle="--", linewidth=1.0, label="oracle (retrained)"
@@ -100,9 +129,16 @@ def fig5(
     return fig
 
 
-def fig6(gap_by_arm: Mapping[str, Sequence[float]], *, ax: Axes | None = None) -> Figure:
-    """Fig. 6: event gap E_FU(k) vs k for the ablation arms. gap_by_arm : {arm: [K + 1]}."""
-    return _gap_curves(gap_by_arm, "Fig. 6 — ablation arms", ax)
+def fig6(
+    gap_by_arm: Mapping[str, Sequence[float]],
+    *,
+    bands: Bands | None = None,
+    seeds: int | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """Fig. 6: event gap E_FU(k) vs k for the ablation arms. gap_by_arm : {arm: [K + 1]}; bands, seeds : as
+    in :func:`fig3`."""
+    return _gap_curves(gap_by_arm, "Fig. 6 — ablation arms", ax, bands, seeds)
 
 
 def fig7(
@@ -165,21 +201,28 @@ def fig8(ri_by_arm: Mapping[str, Sequence[float]], *, ax: Axes | None = None) ->
     return fig
 
 
-TABLE3_HEADER = ("arm", "final gap", "RI (%)", "NormComm", "NormTotal", "forget gap",
+TABLE3_HEADER = ("arm", "final gap", "± gap", "RI (%)", "± RI", "NormComm", "± NormComm", "NormTotal",
+                 "± NormTotal", "forget gap", "± forget gap",
                  "paper: gap", "paper: RI (%)", "paper: NormComm", "paper: NormTotal")  # fmt: skip
+TABLE3_MEASURED = ("final_gap", "ri", "norm_comm", "norm_total", "forget_gap")
 
 
 def table3(
-    rows_by_arm: Mapping[str, Mapping[str, float | None]],
+    rows_by_arm: Mapping[str, Mapping[str, object]],
     paper_by_arm: Mapping[str, Sequence[float | None]],
 ) -> tuple[list[str], list[list]]:
     """Table III: (header, rows), one row per arm: what wirelora measured beside what the paper reports.
 
-    rows_by_arm : {arm: {"final_gap", "ri", "norm_comm", "norm_total", "forget_gap": value or None}};
-    paper_by_arm : {arm: (gap, RI %, NormComm, NormTotal)}, None where the paper gives no number.
+    rows_by_arm : {arm: {"final_gap", "ri", "norm_comm", "norm_total", "forget_gap": entry}}, each entry a
+    number (one seed) or described over seeds ({"mean", "half_width", ...}: the ± column is the half-width
+    of the 95 % interval, None with one seed); paper_by_arm : {arm: (gap, RI %, NormComm, NormTotal)}, None
+    where the paper gives no number.
     """
     rows = []
     for arm, r in rows_by_arm.items():
-        measured = [r["final_gap"], r["ri"], r["norm_comm"], r["norm_total"], r["forget_gap"]]
+        measured = []
+        for k in TABLE3_MEASURED:
+            v = r[k]
+            measured += [v["mean"], v.get("half_width")] if isinstance(v, Mapping) else [v, None]
         rows.append([label(arm), *measured, *paper_by_arm[arm]])
     return list(TABLE3_HEADER), rows

@@ -11,16 +11,19 @@ on two CPU cores).
     recipe.py      Recipe, Context (progress, the in-memory run cache)
     framework.py   settings, reproduce(), --from-data, the CLI handler
     outputs.py     the files: <name>.json / .csv / .png / .pdf (tables: .md / .csv)
-    runs.py        shipped run configs with overrides; the on-disk sweep cache (<out>/runs/)
+    runs.py        shipped run configs with overrides; the on-disk sweep cache (<out>/runs/<sweep>/seed-<s>/)
     targets.py     TARGETS: the one registry, in the order `reproduce all` runs them
     correction.py  fig3 - fig8, table3       allocation.py  alloc, pareto
     adapter.py     leakage, join             policy.py      regimes
 
 Files written per target, all named after it, in the output directory::
 
-    <name>.json   {"target", "quick", "settings", "elapsed_s", "wirelora_version", "data"}
+    <name>.json   {"target", "quick", "settings" (+ "seeds"), "elapsed_s", "wirelora_version", "data"}
     <name>.csv    the data in long form: quantity, series, index, value (tables: one row per arm)
     <name>.png / <name>.pdf   the figure          (table3: table3.md instead)
+
+The seeded targets (``fig3`` - ``fig8``, ``table3``) run ``seeds`` seeds, paired across methods, and store
+every number as its mean, 95 % t-interval and per-seed values (:mod:`wirelora.evaluation.stats`).
 
     from wirelora.experiments.reproduce import reproduce
     paths = reproduce(["alloc"], out_dir="runs/quick", quick=True)   # {"alloc": [Path(...), ...]}

@@ -2,6 +2,7 @@
 
 from wirelora.experiments.reproduce import reproduce
 paths = reproduce(["alloc"], out_dir="runs/quick", quick=True)   # {"alloc": [Path(...), ...]}
+paths = reproduce(["fig3"], quick=True, seeds=4, jobs=2)          # 4 paired seeds in 2 processes
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ def reproduce(
     progress: bool = True,
     settings: Mapping[str, Mapping[str, Any]] | None = None,
     style: str = "screen",
+    seeds: int = 1,
+    jobs: int = 1,
 ) -> dict[str, list[Path]]:
     """Run (or, with ``from_data``, only redraw) each target; return the files written per target.
 
@@ -80,12 +83,17 @@ def reproduce(
     :func:`wirelora.evaluation.plots.style.apply_style`.
 
     settings : {target: {key: value}} overrides on top of the quick/full settings (e.g. smaller runs
-    in tests); unknown keys are an error.
+    in tests); unknown keys are an error. seeds : seeds of every seeded target (its run config's seed + 0 ..
+    seeds − 1, paired across methods; recorded in the data file's settings); the others run once.
+    jobs : worker processes for the seeds (the data do not depend on it).
     """
     from wirelora.evaluation.plots.style import STYLES, apply_style
 
     if style not in STYLES:
         raise ValueError(f"--style={style!r}: must be one of {', '.join(STYLES)}")
+    for flag, value in (("--seeds", seeds), ("--jobs", jobs)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{flag}={value!r}: must be an integer >= 1")
     names = _expand(targets)
     overrides = dict(settings or {})
     for t, over in overrides.items():
@@ -101,7 +109,7 @@ def reproduce(
             f"--out={str(out)!r}: {str(next(p for p in (out, *out.parents) if p.exists()))!r} is a file"
         )
     out.mkdir(parents=True, exist_ok=True)
-    ctx = Context(progress=progress, quick=quick, work_dir=out / "runs")
+    ctx = Context(progress=progress, quick=quick, work_dir=out / "runs", seeds=seeds, jobs=jobs)
     written: dict[str, list[Path]] = {}
     for name in names:
         recipe = TARGETS[name]
@@ -109,15 +117,18 @@ def reproduce(
         if from_data:
             record = load_data(name, out)
             ctx.say(f"[{name}] redrawing from {out / (name + '.json')}")
+            if recipe.seeded and "seeds" not in (record.get("settings") or {}):
+                ctx.say(f"[{name}] a data file from before --seeds: one seed, no interval")
             paths: list[Path] = []
         else:
             cfg = {**settings_for(name, quick=quick), **overrides.get(name, {})}
-            ctx.say(f"[{name}] {recipe.doc} ({'quick' if quick else 'full'} settings)")
+            n = f", {seeds} seed{'s' if seeds > 1 else ''}" if recipe.seeded else ""
+            ctx.say(f"[{name}] {recipe.doc} ({'quick' if quick else 'full'} settings{n})")
             data = to_jsonable(recipe.compute(cfg, ctx))  # what draw sees is what --from-data reads back
             record = {
                 "target": name,
                 "quick": quick,
-                "settings": to_jsonable(cfg),
+                "settings": {**to_jsonable(cfg), **({"seeds": seeds} if recipe.seeded else {})},
                 "elapsed_s": round(time.perf_counter() - start, 3),
                 "wirelora_version": _version(),
                 "provenance": provenance(),
@@ -126,7 +137,7 @@ def reproduce(
             paths = write_record(out, name, record, is_table=recipe.is_table)
         try:
             drawn = recipe.draw(record["data"])
-        except (KeyError, TypeError, IndexError, ValueError) as exc:
+        except (KeyError, TypeError, IndexError, ValueError, AttributeError) as exc:
             if not from_data:
                 raise
             raise ValueError(
@@ -152,7 +163,8 @@ def _version() -> str:
 
 
 def cli_reproduce(args) -> int:
-    """Handler of ``wirelora reproduce [TARGET ...] [--quick] [--out DIR] [--from-data] [--no-progress]``."""
+    """Handler of ``wirelora reproduce [TARGET ...] [--quick] [--seeds N] [--jobs J] [--out DIR] [--from-data]
+    [--no-progress]``."""
     written = reproduce(
         args.targets,
         out_dir=args.out,
@@ -160,6 +172,8 @@ def cli_reproduce(args) -> int:
         from_data=args.from_data,
         progress=not args.no_progress,
         style=args.style,
+        seeds=args.seeds,
+        jobs=args.jobs,
     )
     for name, paths in written.items():
         print(f"{name}: {' '.join(str(p) for p in paths)}")
