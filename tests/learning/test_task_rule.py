@@ -64,7 +64,7 @@ def test_shipped_config_builds_the_rule_task():
     from wirelora.experiments.runner import load_run_config
 
     cfg = load_run_config("leave-only-rule")
-    assert cfg.task.kind == "rule" and cfg.oracle.enabled and [e.round for e in cfg.events] == [50]
+    assert cfg.task.kind == "rule" and cfg.oracle.enabled and [e.round for e in cfg.events] == [100]
     t = build_task(cfg.task, vocab_size=128, seed=cfg.seed)
     n = 1 + 2 * cfg.task.rule_length
     assert t.train_x.shape == (6, cfg.task.train_per_device, n) and t.eval_x.shape[:2] == (6, 32)
