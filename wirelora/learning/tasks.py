@@ -11,9 +11,10 @@ can fold the active devices into the batch dimension.
   combinations: the knowledge tested is the device's facts. With ``key_tokens: 2`` a key is a pair of
   tokens (distinct pairs across devices), for more devices than key tokens (e.g. 128). This is
   memorisation of a list: eval asks the same keys, so held-out loss measures confidence on recalled items.
-- ``rule`` (tiny language model, :mod:`wirelora.learning.task_rule`): device u owns a rule, a random
-  permutation that rearranges a list of content tokens after u's marker token; eval lists are lists never
-  trained on (of rule_contents ** rule_length), answered right only by a model that learned u's rule.
+- ``rule`` (tiny language model, :mod:`wirelora.learning.task_rule`): device u owns a dictionary from its
+  own key tokens to shared value tokens, and an answer translates a list of u's keys by it; eval lists are
+  lists never trained on (of rule_keys ** rule_length), answered right only by a model that learned u's
+  dictionary.
 - ``clusters`` (classifier): device u owns ``clusters_per_device`` Gaussian clusters in input space, each
   with a label drawn for it; inputs are centre + noise. Unseen clusters are classified at chance.
 - ``dirichlet`` (classifier): one shared Gaussian-mixture problem, labels split across devices by
@@ -56,9 +57,9 @@ class TaskConfig:
     num_values: int = 16  # value tokens first_token .. first_token+num_values-1; key tokens follow
     key_tokens: int = 1  # tokens per key (2+ when devices x facts exceed the key tokens, e.g. 128 devices)
     first_token: int = 3  # below: the LM's special tokens (0 pad, 1 bos, 2 eos), never used as facts
-    # rule (also uses first_token): device u rearranges a list of content tokens by its own permutation
-    rule_contents: int = 16  # shared content tokens the lists are drawn from
-    rule_length: int = 4  # list length (chance accuracy without the device's rule: 1 / rule_length)
+    # rule (also uses first_token and num_values): device u translates lists of its keys by its dictionary
+    rule_keys: int = 8  # key tokens per device (disjoint across devices)
+    rule_length: int = 6  # list length; there are rule_keys ** rule_length lists per device
     # classifiers
     clusters_per_device: int = 4
     noise: float = 0.3
@@ -81,7 +82,7 @@ class TaskConfig:
             "key_tokens",
             "topics_per_device",
             "max_tokens",
-            "rule_contents",
+            "rule_keys",
             "rule_length",
         ):
             v = getattr(self, name)
