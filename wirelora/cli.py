@@ -12,7 +12,7 @@ import importlib
 import os
 import sys
 
-from wirelora.errors import DivergenceError, SolverError
+from wirelora.errors import DistributedError, DivergenceError, SolverError
 from wirelora.experiments.reproduce.targets import TARGETS
 
 # The one explicit dict: subcommand -> "module:function(args) -> int".
@@ -23,6 +23,12 @@ _HANDLERS = {
     "export": "wirelora.experiments.export:cli_export",
     "reproduce": "wirelora.experiments.reproduce:cli_reproduce",
     "list": "wirelora.experiments.listing:cli_list",
+}
+
+# --backend dist: the same subcommands, run as ranks of a process group (or launched as --nproc N of them)
+_DIST_HANDLERS = {
+    "run": "wirelora.experiments.distributed_run:cli_run",
+    "resume": "wirelora.experiments.distributed_run:cli_resume",
 }
 
 # the registry is light to import (its recipes load torch, cvxpy and matplotlib only when they run)
@@ -99,6 +105,21 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("resume", help="continue an interrupted run from its checkpoint")
     s.add_argument("dir", help="the run's output directory")
     s.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    for q in (r, s):
+        q.add_argument(
+            "--backend",
+            choices=("inprocess", "dist"),
+            default="inprocess",
+            help="inprocess (default): every device in this process; dist: torch.distributed ranks "
+            "(from torchrun's environment variables, or --nproc N started here)",
+        )
+        q.add_argument(
+            "--nproc",
+            type=int,
+            default=None,
+            metavar="N",
+            help="with --backend dist: start N ranks on 127.0.0.1 (the History does not depend on N)",
+        )
 
     e = sub.add_parser("export", help="write a run's consensus as a peft adapter (and its base model)")
     e.add_argument("dir", help="the run's output directory")
@@ -143,7 +164,10 @@ def _one_line(exc: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    module_name, func_name = _HANDLERS[args.command].split(":")
+    dist = getattr(args, "backend", "inprocess") == "dist"
+    if getattr(args, "nproc", None) is not None and not dist:
+        parser.exit(2, f"wirelora {args.command}: error: --nproc={args.nproc} needs --backend dist\n")
+    module_name, func_name = (_DIST_HANDLERS if dist else _HANDLERS)[args.command].split(":")
     try:
         handler = getattr(importlib.import_module(module_name), func_name)
         return int(handler(args) or 0)
@@ -164,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     except (SolverError, DivergenceError) as exc:
         print(f"wirelora {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 1
+    except DistributedError as exc:  # a peer is gone: leave at once, never wait on the process group
+        print(f"wirelora {args.command}: error: {_one_line(exc)}", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover
