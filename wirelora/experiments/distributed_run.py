@@ -19,6 +19,7 @@ writes the run directory (history.json, metrics.jsonl, checkpoint.safetensors, s
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -29,12 +30,14 @@ import time
 from pathlib import Path
 
 from wirelora.config import ConfigError, from_dict
+from wirelora.distributed.config import DistributedConfig
 from wirelora.errors import DistributedError
 from wirelora.experiments.rundir import RESOLVED_FILE, claim
 from wirelora.experiments.runner import (
     _preflight,
     _save_summary,
     _summary_line,
+    load_raw_config,
     load_run_config,
 )
 
@@ -44,18 +47,15 @@ LAUNCH_GRACE_S = 15.0  # after a rank failed, the others get timeout_s + this lo
 
 
 def cli_run(args) -> int:
-    if args.nproc is not None:
-        config = load_run_config(args.config, list(args.overrides), args.seed)  # bad input: before any spawn
-        _preflight(config)
-        out = Path(args.out) if args.out else Path("runs") / config.name
+    if args.nproc is not None:  # the launcher only reads the file (no torch here); rank 0 checks it
+        raw = load_raw_config(args.config, list(args.overrides), args.seed)
+        out = Path(args.out) if args.out else Path("runs") / str(raw["name"])
         command = ["run", args.config, *[a for o in args.overrides for a in ("--set", o)], "--out", str(out)]
         command += [*(["--seed", str(args.seed)] if args.seed is not None else [])]
         command += [*(["--no-progress"] if args.no_progress else []), *(["--force"] if args.force else [])]
-        return launch([*command, "--backend", "dist"], args.nproc, config.distributed.timeout_s)
+        return launch([*command, "--backend", "dist"], args.nproc, _timeout_s(raw))
 
     def prepare():
-        import json
-
         from wirelora.config import to_jsonable
 
         config = load_run_config(args.config, list(args.overrides), args.seed)
@@ -68,22 +68,25 @@ def cli_run(args) -> int:
 
 def cli_resume(args) -> int:
     out = Path(args.dir)
+    if not (out / RESOLVED_FILE).is_file():
+        raise ConfigError(f"run directory {str(out)!r}: no {RESOLVED_FILE} (not a wirelora run directory)")
     if args.nproc is not None:
-        config = _stored_config(out)
         command = ["resume", str(out), *(["--no-progress"] if args.no_progress else []), "--backend", "dist"]
-        return launch(command, args.nproc, config.distributed.timeout_s)
+        return launch(command, args.nproc, _timeout_s(json.loads((out / RESOLVED_FILE).read_text())))
     return _rank("resume", lambda: (_stored_config(out), out, None, False), progress=not args.no_progress)
 
 
 def _stored_config(out: Path):
-    """The config stored in a run directory (rank 0 claims the directory itself; this only reads it)."""
-    import json
-
+    """The config stored in a run directory (rank 0 claims it when it runs; this only reads it)."""
     from wirelora.learning.config import RunConfig
 
-    if not (out / RESOLVED_FILE).is_file():
-        raise ConfigError(f"run directory {str(out)!r}: no {RESOLVED_FILE} (not a wirelora run directory)")
     return from_dict(RunConfig, json.loads((out / RESOLVED_FILE).read_text()), prefix="")
+
+
+def _timeout_s(raw: dict) -> float:
+    """distributed.timeout_s of a raw config (rank 0 checks it; the launcher only waits that long)."""
+    value = (raw.get("distributed") or {}).get("timeout_s", DistributedConfig.timeout_s)
+    return float(value) if isinstance(value, int | float) and value > 0 else DistributedConfig.timeout_s
 
 
 def _rank(command: str, prepare, *, progress: bool) -> int:

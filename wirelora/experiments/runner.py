@@ -25,6 +25,7 @@ __all__ = [
     "CONFIG_DIR",
     "available_configs",
     "load_run_config",
+    "load_raw_config",
     "start_run",
     "resume_run",
     "cli_run",
@@ -42,6 +43,11 @@ def load_run_config(name_or_path: str | Path, overrides: list[str] = (), seed: i
     """A :class:`RunConfig` from a file or a shipped config name, with dotted overrides and a seed."""
     from wirelora.learning.config import RunConfig
 
+    return from_dict(RunConfig, load_raw_config(name_or_path, overrides, seed))
+
+
+def load_raw_config(name_or_path: str | Path, overrides: list[str] = (), seed: int | None = None) -> dict:
+    """The mapping :func:`load_run_config` builds its config from (read and overridden, not yet checked)."""
     text = str(name_or_path)
     path = Path(text).expanduser()
     if not path.is_file():
@@ -55,7 +61,7 @@ def load_run_config(name_or_path: str | Path, overrides: list[str] = (), seed: i
     if seed is not None:
         raw["seed"] = seed
     raw.setdefault("name", path.stem)
-    return from_dict(RunConfig, raw)
+    return raw
 
 
 def start_run(
