@@ -144,7 +144,7 @@ class ProcessGroupBackend:
         """The other ranks whose beat did not move over a few periods (all of them unknown: rank 0)."""
         others = [p for p in range(self.world_size) if p != self.rank]
         try:
-            store = self._store(min(self.timeout_s, 3.0))
+            store = self._store(min(self.timeout_s, 1.0))
 
             def read() -> dict[int, bytes | None]:
                 keys = {p: f"wirelora/beat/{p}" for p in others}

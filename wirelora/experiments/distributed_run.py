@@ -20,6 +20,7 @@ writes the run directory (history.json, metrics.jsonl, checkpoint.safetensors, s
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import socket
@@ -43,7 +44,8 @@ from wirelora.experiments.runner import (
 
 __all__ = ["cli_run", "cli_resume", "launch"]
 
-LAUNCH_GRACE_S = 15.0  # after a rank failed, the others get timeout_s + this long to stop on their own
+LAUNCH_GRACE_S = 5.0  # after a rank failed, the others get timeout_s + this long to stop on their own
+AFTER_WRITER_S = 5.0  # ... and this long once rank 0 has exited
 
 
 def cli_run(args) -> int:
@@ -163,11 +165,16 @@ def launch(command: list[str], nproc: int, timeout_s: float) -> int:
 
 
 def _wait(procs: list[subprocess.Popen], grace_s: float) -> list[int]:
-    """Every process's exit status; once one failed, the rest are killed if still running after grace_s."""
+    """Every process's exit status; once one failed, the rest are killed if still running after grace_s
+    (they stop by themselves within distributed.timeout_s), or AFTER_WRITER_S after rank 0 is gone (the
+    others' next exchange fails at once then; one still running is stalled)."""
     deadline = None
     while any(p.poll() is None for p in procs):
-        if deadline is None and any(p.returncode not in (None, 0) for p in procs):
-            deadline = time.monotonic() + grace_s
+        if any(p.returncode not in (None, 0) for p in procs):
+            now = time.monotonic()
+            if procs[0].returncode is not None:
+                deadline = min(deadline or math.inf, now + AFTER_WRITER_S)
+            deadline = deadline or now + grace_s
         if deadline is not None and time.monotonic() > deadline:
             for p in procs:
                 if p.poll() is None:
