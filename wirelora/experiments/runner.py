@@ -8,7 +8,8 @@ round, events marked) and, when the oracle is on, ``oracle/`` (the retrained mod
 CONFIG is a YAML/JSON path or the name of a config shipped in ``wirelora/experiments/configs/`` (e.g.
 ``leave-only``). The sections are those of :class:`wirelora.learning.config.RunConfig`: ``model``,
 ``task``, ``trainer``, ``events``, ``churn``, ``oracle``, and ``correction`` / ``policy`` (the correction
-method the run loop builds and summarises; empty = plain DGD with the leave projection).
+method the run loop builds and summarises; empty = plain DGD with the leave projection), ``distributed``
+(``timeout_s`` of a ``--backend dist`` run, :mod:`wirelora.experiments.distributed_run`).
 """
 
 from __future__ import annotations
