@@ -150,3 +150,25 @@ def _port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_bad_launch_is_one_line(capsys):
+    from wirelora.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "leave-only-mlp", "--nproc", "2"])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.strip() == "wirelora run: error: --nproc=2 needs --backend dist"
+    env = {k: v for k, v in _env().items() if k not in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")}
+    done = subprocess.run(
+        [sys.executable, "-m", "wirelora", "run", "leave-only-mlp", "--backend", "dist"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "wirelora run: error: --backend dist: environment variable RANK is not set (start the processes with "
+        "torchrun, or give --nproc N)"
+    ]
