@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1] / "wirelora"
 
 # Layers in pipeline order; a module may import, at module level, only from its own layer or an earlier one.
 ORDER = [
-    {"units", "errors", "config", "files", "streams", "provenance"},
+    {"units", "errors", "config", "files", "streams", "provenance", "progress"},
     {"wireless"},
     {"network"},
     {"allocation"},

@@ -13,7 +13,7 @@ import importlib
 import os
 import sys
 
-from wirelora.errors import DivergenceError, SolverError
+from wirelora.errors import DistributedError, DivergenceError, SolverError
 from wirelora.experiments.reproduce.targets import TARGETS
 from wirelora.progress import configure_logging
 
@@ -30,6 +30,11 @@ _HANDLERS = {
 _TENSORBOARD_HELP = (
     "also write each round's metrics as TensorBoard scalars to DIR (pip install 'wirelora[tensorboard]')"
 )
+# --backend dist: the same subcommands, run as ranks of a process group (or launched as --nproc N of them)
+_DIST_HANDLERS = {
+    "run": "wirelora.experiments.distributed_run:cli_run",
+    "resume": "wirelora.experiments.distributed_run:cli_resume",
+}
 
 # the registry is light to import (its recipes load torch, cvxpy and matplotlib only when they run)
 REPRODUCE_TARGETS = (*TARGETS, "all")
@@ -140,6 +145,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("dir", help="the run's output directory")
     s.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     s.add_argument("--tensorboard", metavar="DIR", default=None, help=_TENSORBOARD_HELP)
+    for q in (r, s):
+        q.add_argument(
+            "--backend",
+            choices=("inprocess", "dist"),
+            default="inprocess",
+            help="inprocess (default): every device in this process; dist: torch.distributed ranks "
+            "(from torchrun's environment variables, or --nproc N started here)",
+        )
+        q.add_argument(
+            "--nproc",
+            type=int,
+            default=None,
+            metavar="N",
+            help="with --backend dist: start N ranks on 127.0.0.1 (the History does not depend on N)",
+        )
 
     e = add("export", help="write a run's consensus as a peft adapter (and its base model)")
     e.add_argument("dir", help="the run's output directory")
@@ -208,7 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.quiet and hasattr(args, "no_progress"):
         args.no_progress = True
     configure_logging(verbosity, prefix=f"wirelora {args.command}")
-    module_name, func_name = _HANDLERS[args.command].split(":")
+    dist = getattr(args, "backend", "inprocess") == "dist"
+    if getattr(args, "nproc", None) is not None and not dist:
+        parser.exit(2, f"wirelora {args.command}: error: --nproc={args.nproc} needs --backend dist\n")
+    module_name, func_name = (_DIST_HANDLERS if dist else _HANDLERS)[args.command].split(":")
     try:
         handler = getattr(importlib.import_module(module_name), func_name)
         return int(handler(args) or 0)
@@ -229,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
     except (SolverError, DivergenceError) as exc:
         print(f"wirelora {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 1
+    except DistributedError as exc:  # a peer is gone: leave at once, never wait on the process group
+        print(f"wirelora {args.command}: error: {_one_line(exc)}", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

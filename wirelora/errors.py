@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["InfeasibleError", "SolverError", "DivergenceError", "CheckpointError"]
+__all__ = ["InfeasibleError", "SolverError", "DivergenceError", "CheckpointError", "DistributedError"]
 
 
 class InfeasibleError(ValueError):
@@ -20,3 +20,8 @@ class DivergenceError(RuntimeError):
 class CheckpointError(ValueError):
     """A checkpoint or cache file that cannot be trusted (missing, truncated, foreign, corrupted, or not of
     this run); the message names the file."""
+
+
+class DistributedError(RuntimeError):
+    """A process of a multi-process run died, stalled or could not join; the message names the rank and the
+    round."""

@@ -1,4 +1,4 @@
-"""The rule task: each device translates lists of its own keys by its own dictionary, and eval lists are new."""
+"""The rule task: each device translates lists of its own keys by its own dictionary; eval lists are new."""
 
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ round, events marked) and, when the oracle is on, ``oracle/`` (the retrained mod
 CONFIG is a YAML/JSON path or the name of a config shipped in ``wirelora/experiments/configs/`` (e.g.
 ``leave-only``). The sections are those of :class:`wirelora.learning.config.RunConfig`: ``model``,
 ``task``, ``trainer``, ``events``, ``churn``, ``oracle``, and ``correction`` / ``policy`` (the correction
-method the run loop builds and summarises; empty = plain DGD with the leave projection).
+method the run loop builds and summarises; empty = plain DGD with the leave projection), ``distributed``
+(``timeout_s`` of a ``--backend dist`` run, :mod:`wirelora.experiments.distributed_run`).
 
 Progress is logged (``wirelora.*`` loggers; ``--quiet`` / ``--verbose``) on stderr; the run's result, one
 line, goes to stdout. ``--tensorboard DIR`` also writes each round as TensorBoard scalars.
@@ -28,6 +29,7 @@ __all__ = [
     "CONFIG_DIR",
     "available_configs",
     "load_run_config",
+    "load_raw_config",
     "start_run",
     "resume_run",
     "cli_run",
@@ -47,6 +49,11 @@ def load_run_config(name_or_path: str | Path, overrides: list[str] = (), seed: i
     """A :class:`RunConfig` from a file or a shipped config name, with dotted overrides and a seed."""
     from wirelora.learning.config import RunConfig
 
+    return from_dict(RunConfig, load_raw_config(name_or_path, overrides, seed))
+
+
+def load_raw_config(name_or_path: str | Path, overrides: list[str] = (), seed: int | None = None) -> dict:
+    """The mapping :func:`load_run_config` builds its config from (read and overridden, not yet checked)."""
     text = str(name_or_path)
     path = Path(text).expanduser()
     if not path.is_file():
@@ -60,7 +67,7 @@ def load_run_config(name_or_path: str | Path, overrides: list[str] = (), seed: i
     if seed is not None:
         raw["seed"] = seed
     raw.setdefault("name", path.stem)
-    return from_dict(RunConfig, raw)
+    return raw
 
 
 def start_run(

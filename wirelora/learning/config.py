@@ -14,6 +14,7 @@ from wirelora.config import (
 )
 from wirelora.correction.config import CorrectionConfig, PolicyConfig
 from wirelora.correction.schedule import GRAPH_KINDS, edges_graph
+from wirelora.distributed.config import DistributedConfig
 from wirelora.learning.events import ChurnConfig, Event, members_at, timeline
 from wirelora.learning.tasks import TaskConfig
 from wirelora.wireless.config import WirelessConfig
@@ -185,6 +186,7 @@ class RunConfig:
     correction: CorrectionConfig | None = None
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     wireless: WirelessConfig = field(default_factory=WirelessConfig)
+    distributed: DistributedConfig = field(default_factory=DistributedConfig)
 
     def __post_init__(self):
         require(isinstance(self.seed, int) and self.seed >= 0, "seed", self.seed, "must be an integer >= 0")

@@ -14,7 +14,8 @@ The run's correction is the config's own (``correction`` / ``policy`` sections, 
 from the checkpointed History and the correction's checkpointed state, so a resumed run always has its
 summary. The state is :class:`~wirelora.learning.state.TrainerState`; the hooks are listed in
 :class:`~wirelora.learning.hooks.Correction`; ``Schedule.record`` numbers (latency_s, ...) are copied into the
-History round; ``backend`` is the exchange step (:class:`wirelora.distributed.backend.Backend`).
+History round; ``backend`` (:class:`wirelora.distributed.backend.Backend`) runs the local steps and the
+exchange step, and says whether this process records the History (one process of a multi-process run does).
 Default schedule: the trainer config's n, η, λ, γ, H for every group, with a per-group graph (``random``:
 connected, redrawn every round from (seed, round, group); ``fixed``, ``complete``, ``ring`` or ``edges``). The
 prox anchor after an event is the post-event, post-projection consensus; before the first event there is none.
@@ -88,8 +89,9 @@ def run(
     cache_dir = _oracle_cache(config, out)
     project = bool(getattr(correction, "project_on_leave", True))
     start = 0
-    if resume and ck_path is not None and (ck_path.exists() or ck_path.is_symlink()):  # a directory: refused
-        start, history = load_checkpoint(ck_path, state, correction)
+    source = backend.resume_from(ck_path if resume else None)
+    if source is not None:
+        start, history = load_checkpoint(source, state, correction)
         was = history.meta.get("threads")
         if was is not None and was != torch.get_num_threads():
             warnings.warn(
@@ -124,19 +126,23 @@ def run(
                         history.meta.setdefault("oracle", []).append({"round": r, **state.oracle_certificate})
                 _hook(correction, "on_event", state, event)
             schedule = _hook(correction, "schedule", state, r) or state.default_schedule(r)
+            schedule = backend.agree(schedule, r)
             schedule.check(state.group_names, len(state.members), r)
-            train_loss = state.local_steps(schedule, r, correction)
+            train_loss = backend.local_steps(state, schedule, r, correction)
             bits = state.exchange(schedule, r, backend)
             check_blocks(state, r)
-            record = _record(state, r, schedule, bits, train_loss, event, time.perf_counter() - t0)
-            record.update(_hook(correction, "after_round", state, r) or {})
-            history.append(record)
-            if log is not None:
-                log.append(history.rounds[-1])
-            if tracker is not None:
-                tracker.append(history.rounds[-1])
-            _log_round(history.rounds[-1], tc.rounds)
-            _advance(bar, history.rounds[-1])
+            if not backend.is_writer:  # another process records the History; the hooks still run here
+                _hook(correction, "after_round", state, r)
+            else:
+                record = _record(state, r, schedule, bits, train_loss, event, time.perf_counter() - t0)
+                record.update(_hook(correction, "after_round", state, r) or {})
+                history.append(record)
+                if log is not None:
+                    log.append(history.rounds[-1])
+                if tracker is not None:
+                    tracker.append(history.rounds[-1])
+                _log_round(history.rounds[-1], tc.rounds)
+                _advance(bar, history.rounds[-1])
             last = r == tc.rounds - 1
             if last:
                 _hook(correction, "finish", state)

@@ -232,6 +232,9 @@ class TrainerState:
     def local_steps(self, schedule, round_index, correction=None, **kw):
         return step.local_steps(self, schedule, round_index, correction, **kw)
 
+    def local_step_losses(self, schedule, round_index, correction=None, **kw):
+        return step.local_step_losses(self, schedule, round_index, correction, **kw)
+
     def exchange(self, schedule, round_index, backend):
         return gossip.exchange(self, schedule, round_index, backend)
 

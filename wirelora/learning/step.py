@@ -22,7 +22,7 @@ from wirelora.streams import stream
 if TYPE_CHECKING:
     from wirelora.learning.state import TrainerState
 
-__all__ = ["adam_init", "adam_update", "local_steps"]
+__all__ = ["adam_init", "adam_update", "local_steps", "local_step_losses"]
 
 
 def adam_init(rows: int, out: int, cols: int, device: torch.device) -> dict[str, torch.Tensor]:
@@ -51,10 +51,22 @@ def adam_update(
     return direction, {"m": m, "v": v, "t": t}
 
 
-def _batch(state: TrainerState, rows: Sequence[str], round_index: int, step: int, tag: int) -> Batch:
+def _batch(
+    state: TrainerState,
+    rows: Sequence[str],
+    round_index: int,
+    step: int,
+    tag: int,
+    drawn: Sequence[str] | None = None,
+) -> Batch:
+    """The step's batch of ``rows``; the draw is over ``drawn`` (default: ``rows``) in its order, so a shard
+    of the members (``rows`` ⊂ ``drawn``) gets the very samples it gets in the whole members' draw."""
     b = min(state.config.trainer.batch_size, state.task.train_x.shape[1])
     rng = stream("batches", state.seed, tag, round_index, step)
-    idx = np.argsort(rng.random((len(rows), state.task.train_x.shape[1])), axis=1)[:, :b]  # [R, b]
+    over = rows if drawn is None else drawn
+    idx = np.argsort(rng.random((len(over), state.task.train_x.shape[1])), axis=1)[:, :b]  # [R, b]
+    if drawn is not None:
+        idx = idx[[list(drawn).index(d) for d in rows]]
     dev = state.task.index(rows)
     x = state.train_x[torch.as_tensor(dev[:, None]), torch.as_tensor(idx)]  # [R, b, ...]
     y = state.train_y[torch.as_tensor(dev[:, None]), torch.as_tensor(idx)]
@@ -139,15 +151,34 @@ def local_steps(
     tag: int = 0,
 ) -> float:
     """Each device (or only ``rows``) takes n_g steps of size η_g on group g, with the prox term;
-    returns the mean local loss at the first step. Rows not listed are untouched.
+    returns the mean local loss at the first step (NaN without steps). Rows not listed are untouched.
+    See :func:`local_step_losses`."""
+    loss = local_step_losses(state, schedule, round_index, correction, rows=rows, tag=tag)
+    return math.nan if loss is None else float(loss.mean())
+
+
+def local_step_losses(
+    state: TrainerState,
+    schedule: Schedule,
+    round_index: int,
+    correction=None,
+    *,
+    rows: Sequence[int] | None = None,
+    tag: int = 0,
+    drawn: Sequence[int] | None = None,
+) -> torch.Tensor | None:
+    """:func:`local_steps`, returning the rows' local losses at the first step ([R]; None without rows or
+    steps). ``drawn``: the rows (a superset of ``rows``, default ``rows``) whose batches are drawn together —
+    a process training its shard of the members draws over all of them.
 
     Block ownership: only each row's own columns are differentiated and stepped (gather, step, scatter),
     so the others are untouched bit for bit. Shared: all member columns, through a [R, 1, S] mask."""
     members = state.members
     rows = list(range(len(members))) if rows is None else list(rows)
     if not rows:
-        return math.nan
+        return None
     names = [members[r] for r in rows]
+    drawn_names = None if drawn is None else [members[r] for r in drawn]
     sub = rows != list(range(len(members)))
     ridx = torch.as_tensor(rows, device=state.device)
     blocks = {n: (b[ridx] if sub else b) for n, b in state.blocks.items()}
@@ -163,14 +194,14 @@ def local_steps(
         else {n: state.adapter.ownership_mask(n, names, device=state.device) for n in state.layer_names}
     )
     nmax = max(schedule.groups[g].local_steps for g in state.group_names)
-    first = math.nan
+    first = None
     for k in range(nmax):
         active = [n for g in state.group_names if schedule.groups[g].local_steps > k for n in state.groups[g]]
-        batch = _batch(state, names, round_index, k, tag)
+        batch = _batch(state, names, round_index, k, tag, drawn_names)
         loss, grads = _grads(state, blocks, batch, active, correction, own_idx)
         _check_losses(state, loss, names, round_index)
         if k == 0:
-            first = float(loss.mean())
+            first = loss
         new = dict(blocks)
         for g in state.group_names:
             gs = schedule.groups[g]
