@@ -34,14 +34,16 @@ def log_f(u):
     """log F(u), F(u) = 1 + (u - 1) e^u = sum_{n>=2} (n - 1) u^n / n! (> 0 for u > 0), no cancellation:
     the series (to u^17) below u = 1/2, u + log(u + expm1(-u)) above (F = e^u (u - 1 + e^-u))."""
     u = np.asarray(u, dtype=float)
-    small = u < 0.5
-    us = np.where(small, u, 0.5)
-    series = np.zeros_like(us)
-    for c in _SERIES:
-        series = (series + c) * us
-    series = series * us  # the coefficients start at u^2
     big = np.maximum(u, 0.5)
-    return np.where(small, np.log(series), big + np.log(big + np.expm1(-big)))
+    out = np.atleast_1d(big + np.log(big + np.expm1(-big)))
+    small = np.atleast_1d(u < 0.5)
+    if np.any(small):  # the series on the small entries only
+        us = np.atleast_1d(u)[small]
+        series = np.zeros_like(us)
+        for c in _SERIES:
+            series = (series + c) * us
+        out[small] = np.log(series * us)  # the coefficients start at u^2
+    return out.reshape(u.shape)
 
 
 def u_of_log_s(log_s, u_start=None):
@@ -63,16 +65,17 @@ def u_of_log_s(log_s, u_start=None):
 
 
 def _newton_log_f(u, log_s, steps):
-    """(u, converged): Newton steps on log F(u) = log_s from u (halving at most per step)."""
+    """(u, converged): Newton steps on log F = log_s in v = log u from u (log F is nearly linear in v:
+    2 v - log 2 for small u, e^v for large), each step at most 3 in v."""
+    v = np.log(u)
     for _ in range(steps):
         lf = log_f(u)
-        # d log F / du = u e^u / F = u exp(u - log F)
-        slope = u * np.exp(u - lf)
-        step = (lf - log_s) / slope
-        u_next = np.maximum(u - step, 0.5 * u)
-        done = np.all(np.abs(u_next - u) <= 1e-14 * u)  # log F itself is exact to ~1e-15
-        u = u_next
-        if done:
+        # d log F / d log u = u^2 e^u / F; quadratic convergence with a constant <= 1/2: once every step is
+        # under 1e-8 the next iterate is exact to rounding
+        step = np.clip((lf - log_s) * np.exp(lf - u - 2.0 * v), -3.0, 3.0)
+        v = v - step
+        u = np.exp(v)
+        if np.all(np.abs(step) <= 1e-8):
             return u, True
     return u, False
 
