@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 
 from wirelora.allocation import closed_form as cf
-from wirelora.allocation.power import log_f, u_of_log_s
+from wirelora.allocation.power import u_of_log_s
 from wirelora.errors import InfeasibleError
 
 __all__ = ["least_energy_fdma", "least_band"]
@@ -46,7 +46,6 @@ def least_energy_fdma(q, a, total, t_max, *, k3=None, tau=None, p=None, g=None, 
     band price and roots start the next solve). Raises InfeasibleError if the caps need more than the band.
     """
     c = q * _LN2
-    t_floor = c / a  # the rate ceiling at full power
     warm = {} if warm is None else warm
     pw = p if p is not None else a / g  # power at the clip (full power)
     log_g = None if p is not None else np.log(g)
@@ -58,8 +57,9 @@ def least_energy_fdma(q, a, total, t_max, *, k3=None, tau=None, p=None, g=None, 
         e_cmp = 2.0 * k3 / gap**3
         return e_cmp, 3.0 * e_cmp / gap
 
-    def slope(y, log_lam, u_start=None):
-        """_Slope of d phi / dt at t(e^y) for the band price e^log_lam."""
+    def slope(y, log_lam, prev=None):
+        """_Slope of d phi / dt at t(e^y) for the band price e^log_lam (prev: a nearby _Slope, whose u
+        moved to first order starts the power's Newton)."""
         z = np.exp(y)
         ln = np.log1p(z)
         t = c * z / (a * ln)
@@ -74,11 +74,12 @@ def least_energy_fdma(q, a, total, t_max, *, k3=None, tau=None, p=None, g=None, 
         g_y = e_cmp_t * t_y / (e_cmp + pw) - log_beta_y
         bl = a / z
         if p is not None:
-            return _Slope(d, size, g_y, bl, None, None, t_y / t)
-        u = u_of_log_s(log_lam + log_g - np.log(t), u_start)
+            return _Slope(d, size, g_y, bl, None, None, t_y / t, None, None)
+        lf = log_lam + log_g - np.log(t)  # log F(u) = log(lambda g / t)
+        u_start = None if prev is None or prev.u is None else prev.u * np.exp(prev.r_all * (lf - prev.log_s))
+        u = u_of_log_s(lf, u_start)
         b_free = c / (t * u)
         free = b_free > bl
-        lf = log_f(u)
         up_free = (b_free / g) * np.exp(lf)  # lambda b_free / t
         r = np.exp(lf - 2.0 * np.log(u) - u)  # F / (u^2 e^u) = d log u / d log F, in (0, 1/2]
         # d log(lambda b_free / t) / dt = -(2 - r) / t
@@ -91,33 +92,33 @@ def least_energy_fdma(q, a, total, t_max, *, k3=None, tau=None, p=None, g=None, 
             u,
             np.where(free, r, 0.0),
             t_y / t,
+            lf,
+            r,
         )
 
-    if "y_lo" not in warm or warm["y_lo"].shape != q.shape:
+    if "y" in warm and warm["y"].shape != q.shape:
         warm.clear()
-        warm["y_lo"] = np.log(a / cf.min_bandwidth_hz(q / (t_floor * (1.0 + 1e-12)), a))
-    y_lo = warm["y_lo"]
+    # the search's lower end: t = (q ln2 / a)(1 + 1e-12), just above the rate ceiling, where
+    # log1p(z) = z / (1 + 1e-12) gives z = 2e-12 to first order
+    y_lo = np.full_like(q, np.log(2e-12))
     b_hi = least_band(q, a, total, t_max, warm)  # the longest uploads at full power
     y_hi = np.log(a / b_hi)
     eps = np.finfo(float).eps
 
     def solve_t(log_lam):
         """(t, b, d log sum b / d log lambda) for the band price e^log_lam."""
-        s_lo = slope(y_lo, log_lam, warm.get("u_lo"))
-        s_hi = slope(y_hi, log_lam, warm.get("u_hi"))
-        warm["u_lo"], warm["u_hi"] = s_lo.u, s_hi.u
-        at_max = s_hi.d <= 0  # the fastest CPU: upload as long as possible
-        at_lo = ~at_max & (s_lo.d >= 0)  # no sign change: frozen at the end
-        ends = at_max | at_lo
+        s_hi = warm["s_hi"] = slope(y_hi, log_lam, warm.get("s_hi"))
+        at_max = s_hi.d <= 0  # the fastest CPU: upload as long as possible (no search)
+        # (an entry whose slope is >= 0 down to y_lo, the rate ceiling, ends there by bisection)
         lo, hi = y_lo.copy(), y_hi.copy()
         y = np.clip(warm["y"], y_lo, y_hi) if "y" in warm else 0.5 * (lo + hi)
-        y = np.where(at_max, y_hi, np.where(at_lo, y_lo, y))
-        done, u = ends, warm.get("u", s_hi.u)
+        y = np.where(at_max, y_hi, y)
+        done, s = at_max, warm.get("s", s_hi)
         # safeguarded Newton in y on G = log((size + d) / (size - d)) (the sign of d, nearly linear in y): a
         # step leaving the bracket [lo, hi] (d(lo) < 0 < d(hi)) bisects it
         for _ in range(200):
-            s, y_eval = slope(y, log_lam, u), y
-            u, neg = s.u, s.d < 0
+            s, y_eval = slope(y, log_lam, s), y
+            neg = s.d < 0
             lo, hi = np.where(~done & neg, y, lo), np.where(~done & ~neg, y, hi)
             zero = np.abs(s.d) <= 8.0 * eps * s.size  # a root to rounding: stop there
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -132,12 +133,12 @@ def least_energy_fdma(q, a, total, t_max, *, k3=None, tau=None, p=None, g=None, 
             done = done | zero | tight | small
             if np.all(done):
                 break
-        warm["y"], warm["u"] = np.where(ends, warm.get("y", y), y), u
+        warm["y"], warm["s"] = np.where(at_max, warm.get("y", y), y), s
         t = np.where(at_max, t_max, c * np.exp(y) / (a * np.log1p(np.exp(y))))
         # d log b / d log lambda: -r at a fixed t (the ends), else through y (implicit function theorem)
         r = np.where(at_max, s_hi.r, s.r) if p is None else np.zeros_like(y)
         b_y = np.where(r > 0, -(1.0 - r) * s.ty_over_t, -1.0)  # d log b / dy
-        dlog_b = np.where(ends, -r, b_y * (1.0 - r) / s.g_y - r)
+        dlog_b = np.where(at_max, -r, b_y * (1.0 - r) / s.g_y - r)
         # the band at the last Newton step's end (under 1e-10 from the last slope): first order is exact to
         # rounding
         b = np.where(at_max, s_hi.b, s.b * np.exp(b_y * (y - y_eval)))
@@ -196,7 +197,8 @@ def least_band(q, a, total, t, warm):
 class _Slope(NamedTuple):
     """d phi / dt at a point (its sign; size: the sum of its terms' magnitudes, |d| below ~eps times it is
     zero to rounding), dG / dy (G = log((size + d) / (size - d)), increasing), the band, u (None at a fixed
-    power), r = F / (u^2 e^u) where the power is free (0 at the clip) and (dt / dy) / t."""
+    power), r = F / (u^2 e^u) where the power is free (0 at the clip), (dt / dy) / t, log F(u) and r at every
+    entry."""
 
     d: np.ndarray
     size: np.ndarray
@@ -205,3 +207,5 @@ class _Slope(NamedTuple):
     u: np.ndarray | None
     r: np.ndarray | None
     ty_over_t: np.ndarray
+    log_s: np.ndarray | None
+    r_all: np.ndarray | None
