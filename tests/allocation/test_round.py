@@ -299,3 +299,66 @@ def test_min_bandwidth_reference_is_independent(rng):
     np.testing.assert_allclose(
         [_band_for(r, x) for r, x in zip(rate, a)], cf.min_bandwidth_hz(rate, a), rtol=1e-10
     )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_tdma_cvxpy_programs_match_the_closed_forms(seed):
+    rng = np.random.default_rng(60 + seed)
+    n = int(rng.integers(3, 40))
+    q, a = _instance(rng, n)
+    total = 1e6
+    d = q / shannon_rate_bps(total, a)
+    c = rng.uniform(0, np.sum(d), n) if seed % 2 else None
+    cap = float(rng.uniform(1.1, 3)) * (np.sum(d) + (0.0 if c is None else float(np.max(c))))
+    base = {"access": "tdma", "compute_time_s": c}
+    cases = [
+        dict(base),
+        dict(
+            base,
+            objective="weighted",
+            weights=rng.uniform(0.5, 2, n),
+            latency_cap_s=cap * rng.uniform(1.5, 3, n),
+        ),
+        dict(base, objective="energy", max_tx_power_w=0.05, latency_cap_s=cap),
+        dict(base, objective="energy_time", tx_power_w=0.05, time_weight_j_per_s=0.1),
+    ]
+    for kw in cases:
+        exact = allocate(q, a, total, **kw)
+        solved = allocate(q, a, total, method="cvxpy", **kw)
+        assert solved.method == "cvxpy"
+        assert solved.objective_value == pytest.approx(exact.objective_value, rel=1e-6)
+        assert solved.objective_value >= exact.objective_value * (1 - 1e-9)
+        assert solved.time_share.sum() <= 1 + 1e-9
+
+
+def test_no_cvxpy_program_where_the_upload_energy_is_not_dcp(rng):
+    q, a, total, t0, cycles = _cpu_instance(rng, 5)
+    cpu = {"compute_cycles": cycles, "samples": 1.0, "max_cpu_hz": cycles / (0.5 * t0), "kappa": 1e-28}
+    for kw in (
+        dict(objective="energy", latency_cap_s=3 * t0, max_tx_power_w=0.01, **cpu),
+        dict(objective="energy_time", time_weight_j_per_s=1.0, max_tx_power_w=0.01),
+        dict(objective="energy_time", time_weight_j_per_s=1.0, max_tx_power_w=0.01, access="tdma"),
+    ):
+        with pytest.raises(ValueError, match="not DCP"):
+            allocate(q, a, total, method="cvxpy", **kw)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_energy_time_with_the_cpu_variable_cvxpy_matches(seed):
+    rng = np.random.default_rng(80 + seed)
+    q, a, total, t0, cycles = _cpu_instance(rng, int(rng.integers(5, 40)))
+    kw = dict(
+        objective="energy_time",
+        time_weight_j_per_s=float(10 ** rng.uniform(-2, 1)),
+        tx_power_w=0.02,
+        compute_cycles=cycles,
+        samples=1.0,
+        max_cpu_hz=cycles / (0.5 * t0),
+        kappa=1e-28,
+    )
+    if seed % 2:
+        kw["latency_cap_s"] = rng.uniform(2, 6, q.size) * t0
+    exact = allocate(q, a, total, **kw)
+    solved = allocate(q, a, total, method="cvxpy", **kw)
+    assert solved.objective_value == pytest.approx(exact.objective_value, rel=1e-6)
+    assert solved.objective_value >= exact.objective_value * (1 - 1e-9)
