@@ -7,6 +7,7 @@ from scipy.optimize import brentq, minimize
 
 from wirelora.allocation import allocate
 from wirelora.allocation import closed_form as cf
+from wirelora.errors import InfeasibleError
 from wirelora.wireless.rates import shannon_rate_bps
 
 LN2 = np.log(2.0)
@@ -362,3 +363,42 @@ def test_energy_time_with_the_cpu_variable_cvxpy_matches(seed):
     solved = allocate(q, a, total, method="cvxpy", **kw)
     assert solved.objective_value == pytest.approx(exact.objective_value, rel=1e-6)
     assert solved.objective_value >= exact.objective_value * (1 - 1e-9)
+
+
+@pytest.mark.parametrize("power", ["fixed", "variable"])
+def test_energy_time_with_per_link_caps_against_brute_force(power, rng):
+    # per-link caps make E*(T) flatten entry by entry; the optimum must still be the grid's minimum
+    q, a = _instance(rng, 8)
+    total, pw, w = 1e6, 0.01, 1e-3
+    kw = {"tx_power_w": pw} if power == "fixed" else {"max_tx_power_w": pw}
+    t_min = allocate(q, a, total).round_latency_s
+    caps = np.linspace(1.2, 4.0, q.size) * t_min
+    et = allocate(q, a, total, objective="energy_time", time_weight_j_per_s=w, latency_cap_s=caps, **kw)
+
+    def score(t):
+        e = allocate(q, a, total, objective="energy", latency_cap_s=np.minimum(caps, t), **kw)
+        return e.objective_value + w * e.round_latency_s
+
+    grid = t_min * np.linspace(1.2 + 1e-6, 4.5, 400)
+    best = min(score(t) for t in grid)
+    assert et.objective_value <= best * (1 + 1e-12)
+    assert et.objective_value == pytest.approx(best, rel=1e-4)
+    assert np.all(et.link_latency_s <= caps * (1 + 1e-9))
+
+
+def test_cpu_caps_needing_more_band_than_there_is_are_infeasible(rng):
+    q, a, total, t0, cycles = _cpu_instance(rng, 6)
+    for kw in ({"tx_power_w": 0.01}, {"max_tx_power_w": 0.01}):
+        with pytest.raises(InfeasibleError, match="latency_cap_s"):
+            allocate(
+                q,
+                a,
+                total,
+                objective="energy",
+                latency_cap_s=t0 * (1 - 1e-2) + 0.5 * t0,  # every upload by 0.99 T*: over the band
+                compute_cycles=cycles,
+                samples=1.0,
+                max_cpu_hz=cycles / (0.5 * t0),
+                kappa=1e-28,
+                **kw,
+            )

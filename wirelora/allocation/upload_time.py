@@ -111,7 +111,9 @@ def least_energy_fdma(q, a, total, t_max, *, k3=None, tau=None, p=None, g=None, 
         at_max = s_hi.d <= 0  # the fastest CPU: upload as long as possible (no search)
         # (an entry whose slope is >= 0 down to y_lo, the rate ceiling, ends there by bisection)
         lo, hi = y_lo.copy(), y_hi.copy()
-        y = np.clip(warm["y"], y_lo, y_hi) if "y" in warm else 0.5 * (lo + hi)
+        y = 0.5 * (lo + hi)
+        if "y" in warm:  # the last roots, moved to first order in the price
+            y = np.clip(warm["y"] + warm["dy"] * (log_lam - warm["y_lam"]), y_lo, y_hi)
         y = np.where(at_max, y_hi, y)
         done, s = at_max, warm.get("s", s_hi)
         # safeguarded Newton in y on G = log((size + d) / (size - d)) (the sign of d, nearly linear in y): a
@@ -125,21 +127,23 @@ def least_energy_fdma(q, a, total, t_max, *, k3=None, tau=None, p=None, g=None, 
                 step = np.log1p(2.0 * s.d / (s.size - s.d)) / s.g_y
             y_next = y - step
             inside = (y_next >= lo) & (y_next <= hi)
-            # quadratic convergence: after a Newton step under 1e-10, y is exact to rounding
-            small = inside & (np.abs(step) <= 1e-10 * np.maximum(np.abs(y), 1.0))
+            # quadratic convergence: after a Newton step under 1e-8, y is exact to rounding (the error
+            # is about the step squared)
+            small = inside & (np.abs(step) <= 1e-8 * np.maximum(np.abs(y), 1.0))
             newton = small | (inside & (y_next > lo) & (y_next < hi))
             tight = hi - lo <= 4.0 * eps * np.maximum(np.abs(lo) + np.abs(hi), 1.0)
             y = np.where(done | zero, y, np.where(newton, y_next, 0.5 * (lo + hi)))
             done = done | zero | tight | small
             if np.all(done):
                 break
-        warm["y"], warm["s"] = np.where(at_max, warm.get("y", y), y), s
         t = np.where(at_max, t_max, c * np.exp(y) / (a * np.log1p(np.exp(y))))
         # d log b / d log lambda: -r at a fixed t (the ends), else through y (implicit function theorem)
         r = np.where(at_max, s_hi.r, s.r) if p is None else np.zeros_like(y)
         b_y = np.where(r > 0, -(1.0 - r) * s.ty_over_t, -1.0)  # d log b / dy
         dlog_b = np.where(at_max, -r, b_y * (1.0 - r) / s.g_y - r)
-        # the band at the last Newton step's end (under 1e-10 from the last slope): first order is exact to
+        warm["y"], warm["s"], warm["y_lam"] = np.where(at_max, warm.get("y", y), y), s, log_lam
+        warm["dy"] = np.where(at_max, 0.0, (1.0 - r) / s.g_y)  # d y / d log lambda
+        # the band at the last Newton step's end (under 1e-8 from the last slope): first order is exact to
         # rounding
         b = np.where(at_max, s_hi.b, s.b * np.exp(b_y * (y - y_eval)))
         dphi_dtau = np.where(at_max, s_hi.d, 0.0) - _computation(t)[0]
