@@ -7,6 +7,7 @@ from scipy.optimize import brentq, minimize
 
 from wirelora.allocation import allocate
 from wirelora.allocation import closed_form as cf
+from wirelora.errors import InfeasibleError
 from wirelora.wireless.rates import shannon_rate_bps
 
 LN2 = np.log(2.0)
@@ -299,3 +300,105 @@ def test_min_bandwidth_reference_is_independent(rng):
     np.testing.assert_allclose(
         [_band_for(r, x) for r, x in zip(rate, a)], cf.min_bandwidth_hz(rate, a), rtol=1e-10
     )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_tdma_cvxpy_programs_match_the_closed_forms(seed):
+    rng = np.random.default_rng(60 + seed)
+    n = int(rng.integers(3, 40))
+    q, a = _instance(rng, n)
+    total = 1e6
+    d = q / shannon_rate_bps(total, a)
+    c = rng.uniform(0, np.sum(d), n) if seed % 2 else None
+    cap = float(rng.uniform(1.1, 3)) * (np.sum(d) + (0.0 if c is None else float(np.max(c))))
+    base = {"access": "tdma", "compute_time_s": c}
+    cases = [
+        dict(base),
+        dict(
+            base,
+            objective="weighted",
+            weights=rng.uniform(0.5, 2, n),
+            latency_cap_s=cap * rng.uniform(1.5, 3, n),
+        ),
+        dict(base, objective="energy", max_tx_power_w=0.05, latency_cap_s=cap),
+        dict(base, objective="energy_time", tx_power_w=0.05, time_weight_j_per_s=0.1),
+    ]
+    for kw in cases:
+        exact = allocate(q, a, total, **kw)
+        solved = allocate(q, a, total, method="cvxpy", **kw)
+        assert solved.method == "cvxpy"
+        assert solved.objective_value == pytest.approx(exact.objective_value, rel=1e-6)
+        assert solved.objective_value >= exact.objective_value * (1 - 1e-9)
+        assert solved.time_share.sum() <= 1 + 1e-9
+
+
+def test_no_cvxpy_program_where_the_upload_energy_is_not_dcp(rng):
+    q, a, total, t0, cycles = _cpu_instance(rng, 5)
+    cpu = {"compute_cycles": cycles, "samples": 1.0, "max_cpu_hz": cycles / (0.5 * t0), "kappa": 1e-28}
+    for kw in (
+        dict(objective="energy", latency_cap_s=3 * t0, max_tx_power_w=0.01, **cpu),
+        dict(objective="energy_time", time_weight_j_per_s=1.0, max_tx_power_w=0.01),
+        dict(objective="energy_time", time_weight_j_per_s=1.0, max_tx_power_w=0.01, access="tdma"),
+    ):
+        with pytest.raises(ValueError, match="not DCP"):
+            allocate(q, a, total, method="cvxpy", **kw)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_energy_time_with_the_cpu_variable_cvxpy_matches(seed):
+    rng = np.random.default_rng(80 + seed)
+    q, a, total, t0, cycles = _cpu_instance(rng, int(rng.integers(5, 40)))
+    kw = dict(
+        objective="energy_time",
+        time_weight_j_per_s=float(10 ** rng.uniform(-2, 1)),
+        tx_power_w=0.02,
+        compute_cycles=cycles,
+        samples=1.0,
+        max_cpu_hz=cycles / (0.5 * t0),
+        kappa=1e-28,
+    )
+    if seed % 2:
+        kw["latency_cap_s"] = rng.uniform(2, 6, q.size) * t0
+    exact = allocate(q, a, total, **kw)
+    solved = allocate(q, a, total, method="cvxpy", **kw)
+    assert solved.objective_value == pytest.approx(exact.objective_value, rel=1e-6)
+    assert solved.objective_value >= exact.objective_value * (1 - 1e-9)
+
+
+@pytest.mark.parametrize("power", ["fixed", "variable"])
+def test_energy_time_with_per_link_caps_against_brute_force(power, rng):
+    # per-link caps make E*(T) flatten entry by entry; the optimum must still be the grid's minimum
+    q, a = _instance(rng, 8)
+    total, pw, w = 1e6, 0.01, 1e-3
+    kw = {"tx_power_w": pw} if power == "fixed" else {"max_tx_power_w": pw}
+    t_min = allocate(q, a, total).round_latency_s
+    caps = np.linspace(1.2, 4.0, q.size) * t_min
+    et = allocate(q, a, total, objective="energy_time", time_weight_j_per_s=w, latency_cap_s=caps, **kw)
+
+    def score(t):
+        e = allocate(q, a, total, objective="energy", latency_cap_s=np.minimum(caps, t), **kw)
+        return e.objective_value + w * e.round_latency_s
+
+    grid = t_min * np.linspace(1.2 + 1e-6, 4.5, 400)
+    best = min(score(t) for t in grid)
+    assert et.objective_value <= best * (1 + 1e-12)
+    assert et.objective_value == pytest.approx(best, rel=1e-4)
+    assert np.all(et.link_latency_s <= caps * (1 + 1e-9))
+
+
+def test_cpu_caps_needing_more_band_than_there_is_are_infeasible(rng):
+    q, a, total, t0, cycles = _cpu_instance(rng, 6)
+    for kw in ({"tx_power_w": 0.01}, {"max_tx_power_w": 0.01}):
+        with pytest.raises(InfeasibleError, match="latency_cap_s"):
+            allocate(
+                q,
+                a,
+                total,
+                objective="energy",
+                latency_cap_s=t0 * (1 - 1e-2) + 0.5 * t0,  # every upload by 0.99 T*: over the band
+                compute_cycles=cycles,
+                samples=1.0,
+                max_cpu_hz=cycles / (0.5 * t0),
+                kappa=1e-28,
+                **kw,
+            )

@@ -15,6 +15,7 @@ import numpy as np
 from wirelora.allocation import closed_form as cf
 from wirelora.allocation.cvx import BandwidthAllocator
 from wirelora.allocation.problem import Allocation, AllocationProblem, check_feasible, evaluate
+from wirelora.allocation.round_model import RoundInputs
 from wirelora.allocation.round_solve import solve_round
 
 __all__ = ["allocate"]
@@ -88,6 +89,17 @@ def allocate(
     """
     if method not in ("auto", "cvxpy", "reference"):
         raise ValueError(f"method={method!r}: must be one of auto, cvxpy, reference")
+    inputs = RoundInputs(  # in the dataclass's field order
+        max_tx_power_w,
+        compute_time_s,
+        compute_cycles,
+        samples,
+        cpu_hz,
+        max_cpu_hz,
+        kappa,
+        access,
+        time_weight_j_per_s,
+    )
     req = AllocationProblem.build(
         payload_bits,
         link_snr_hz,
@@ -98,15 +110,7 @@ def allocate(
         energy_cap_j=energy_cap_j,
         tx_power_w=tx_power_w,
         budget=budget,
-        max_tx_power_w=max_tx_power_w,
-        compute_time_s=compute_time_s,
-        compute_cycles=compute_cycles,
-        samples=samples,
-        cpu_hz=cpu_hz,
-        max_cpu_hz=max_cpu_hz,
-        kappa=kappa,
-        access=access,
-        time_weight_j_per_s=time_weight_j_per_s,
+        round_inputs=inputs,
     )
     t0 = time.perf_counter()
     if req.round is not None:

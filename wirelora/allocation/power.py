@@ -21,7 +21,6 @@ b = theta B_tot: the energy depends only on the product of band and time.
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import brentq
 from scipy.special import lambertw
 
 __all__ = ["log_f", "u_of_log_s", "least_energy_bandwidth"]
@@ -34,14 +33,16 @@ def log_f(u):
     """log F(u), F(u) = 1 + (u - 1) e^u = sum_{n>=2} (n - 1) u^n / n! (> 0 for u > 0), no cancellation:
     the series (to u^17) below u = 1/2, u + log(u + expm1(-u)) above (F = e^u (u - 1 + e^-u))."""
     u = np.asarray(u, dtype=float)
-    small = u < 0.5
-    us = np.where(small, u, 0.5)
-    series = np.zeros_like(us)
-    for c in _SERIES:
-        series = (series + c) * us
-    series = series * us  # the coefficients start at u^2
     big = np.maximum(u, 0.5)
-    return np.where(small, np.log(series), big + np.log(big + np.expm1(-big)))
+    out = np.atleast_1d(big + np.log(big + np.expm1(-big)))
+    small = np.atleast_1d(u < 0.5)
+    if np.any(small):  # the series on the small entries only
+        us = np.atleast_1d(u)[small]
+        series = np.zeros_like(us)
+        for c in _SERIES:
+            series = (series + c) * us
+        out[small] = np.log(series * us)  # the coefficients start at u^2
+    return out.reshape(u.shape)
 
 
 def u_of_log_s(log_s, u_start=None):
@@ -63,49 +64,73 @@ def u_of_log_s(log_s, u_start=None):
 
 
 def _newton_log_f(u, log_s, steps):
-    """(u, converged): Newton steps on log F(u) = log_s from u (halving at most per step)."""
+    """(u, converged): Newton steps on log F = log_s in v = log u from u (log F is nearly linear in v:
+    2 v - log 2 for small u, e^v for large), each step at most 3 in v."""
+    v = np.log(u)
     for _ in range(steps):
         lf = log_f(u)
-        # d log F / du = u e^u / F = u exp(u - log F)
-        slope = u * np.exp(u - lf)
-        step = (lf - log_s) / slope
-        u_next = np.maximum(u - step, 0.5 * u)
-        done = np.all(np.abs(u_next - u) <= 1e-14 * u)  # log F itself is exact to ~1e-15
-        u = u_next
-        if done:
+        # d log F / d log u = u^2 e^u / F; quadratic convergence with a constant <= 1/2: once every step is
+        # under 1e-8 the next iterate is exact to rounding
+        step = np.clip((lf - log_s) * np.exp(lf - u - 2.0 * v), -3.0, 3.0)
+        v = v - step
+        u = np.exp(v)
+        if np.all(np.abs(step) <= 1e-8):
             return u, True
     return u, False
 
 
-def least_energy_bandwidth(q, g, tau, total, b_lo):
+def least_energy_bandwidth(q, g, tau, total, b_lo, b_lo_slope, warm=None):
     """The least-energy bandwidths (all [n], used entries only): min sum E_k(b_k) s.t. sum b = total,
-    b >= b_lo. q bits, g Hz/W, tau upload time (s), b_lo Hz (finite, sum <= total). Returns (b, p) with
-    p_k = (b_k / g_k) expm1(c_k / b_k) <= p_max up to rounding."""
+    b >= b_lo. q bits, g Hz/W, tau upload time (s), b_lo Hz (finite, sum <= total), b_lo_slope = d b_lo /
+    d tau. warm : a dict kept between calls on nearby instances (the last band price starts the next solve).
+    Returns (b, p, d E_k / d tau_k) with p_k = (b_k / g_k) expm1(c_k / b_k) <= p_max up to rounding and the
+    last by the envelope theorem (upload_marginal)."""
     c = q * np.log(2.0) / tau
     log_gt = np.log(g) - np.log(tau)  # log s = log lambda + log(g / tau)
-    if np.sum(b_lo) >= total:  # the power caps alone use the whole band
+    if np.sum(b_lo) >= total:  # the power caps alone use the whole band (no finite band price)
         b = b_lo * (total / np.sum(b_lo))
-        return b, _power(b, c, g)
+        return b, _power(b, c, g), np.full_like(b, -np.inf)
+    warm = {} if warm is None else warm
 
     def band(log_lam):
-        u = u_of_log_s(log_lam + log_gt)
-        return np.maximum(c / u, b_lo)
+        """(b, d log sum b / d log lambda): b = max(c / u, b_lo), d log (c / u) / d log lambda = -r."""
+        u = u_of_log_s(log_lam + log_gt, warm.get("u"))
+        warm["u"] = u
+        b = np.maximum(c / u, b_lo)
+        r = np.where(c / u > b_lo, np.exp(log_f(u) - 2.0 * np.log(u) - u), 0.0)
+        return b, float(-np.sum(b * r) / np.sum(b))
 
-    def excess(log_lam):
-        return np.log(np.sum(band(log_lam)) / total)
-
-    n = q.size
-    # lambda_lo: one entry alone takes the whole band (u = c / total); lambda_hi: every entry <= total / n
-    log_lo = float(np.min(log_f(c / total) - log_gt))
-    log_hi = float(np.max(log_f(c * n / total) - log_gt))
-    if excess(log_hi) >= 0:  # only the clip keeps the sum above the total (b_lo ~ total / n each)
-        log_hi += 1.0
-        while excess(log_hi) > 0:
-            log_hi += 10.0
-    log_lam = brentq(excess, log_lo, log_hi, xtol=1e-14, rtol=1e-15, maxiter=500)
-    b = band(log_lam)
+    # lambda_lo: one entry alone takes the whole band (u = c / total, so sum b >= total); the start (unless
+    # warm): every entry takes <= total / n
+    lo, hi = float(np.min(log_f(c / total) - log_gt)), np.inf
+    log_lam = max(warm.get("log_lam", float(np.max(log_f(c * q.size / total) - log_gt))), lo)
+    # safeguarded Newton in log lambda on S = log(sum b / total) (decreasing, slope -1/2 where no clip
+    # binds), steps of at most 10: S within 1e-14 of 0 or a step at rounding ends it; a step leaving the
+    # bracket bisects it
+    for _ in range(500):
+        b, slope = band(log_lam)
+        excess = float(np.log(np.sum(b) / total))
+        if abs(excess) <= 1e-14:
+            break
+        lo, hi = (log_lam, hi) if excess > 0 else (lo, log_lam)
+        step = -excess / slope if slope < 0 else np.copysign(np.inf, excess)
+        nxt = log_lam + float(np.clip(step, -10.0, 10.0))
+        if not lo < nxt < hi:
+            nxt = 0.5 * (lo + hi) if np.isfinite(hi) else log_lam + 10.0
+        if abs(nxt - log_lam) <= 1e-13 * max(abs(log_lam), 1.0):
+            break
+        log_lam = nxt
+    warm["log_lam"] = log_lam
     b = b * (total / np.sum(b))  # absorb the root's last-digit error: the band is used exactly
-    return b, _power(b, c, g)
+    return b, _power(b, c, g), upload_marginal(b, c, g, tau, log_lam, b_lo_slope)
+
+
+def upload_marginal(b, c, g, tau, log_lam, b_lo_slope):
+    """d E_k / d tau_k at the optimum (envelope theorem): -(b / g) F(c / b) from the energy at a fixed band,
+    plus the power clip's multiplier lambda - (tau / g) F(c / b) (0 where the power is free) times
+    d b_lo / d tau. c = q ln 2 / tau."""
+    f = np.exp(log_f(c / b))
+    return -(b / g) * f + np.maximum(np.exp(log_lam) - (tau / g) * f, 0.0) * b_lo_slope
 
 
 def _power(b, c, g):

@@ -10,11 +10,11 @@ import numpy as np
 
 from wirelora.allocation import closed_form as cf
 from wirelora.allocation.round_model import (
+    RoundInputs,
     RoundModel,
     broadcast_entries,
     build_round_model,
     check_round_range,
-    is_extended,
 )
 from wirelora.errors import InfeasibleError
 from wirelora.wireless.rates import shannon_rate_bps
@@ -130,17 +130,10 @@ class AllocationProblem:
         energy_cap_j=None,
         tx_power_w=None,
         budget=None,
-        max_tx_power_w=None,
-        compute_time_s=None,
-        compute_cycles=None,
-        samples=None,
-        cpu_hz=None,
-        max_cpu_hz=None,
-        kappa=None,
-        access="fdma",
-        time_weight_j_per_s=None,
+        round_inputs: RoundInputs | None = None,
     ) -> AllocationProblem:
-        """Validate and broadcast the inputs of ``allocate``; ValueError names the first bad field."""
+        """Validate and broadcast the inputs of ``allocate`` (round_inputs: the round model's inputs,
+        round_model.py); ValueError names the first bad field."""
         if objective not in OBJECTIVES:
             raise ValueError(f"objective={objective!r}: must be one of {', '.join(OBJECTIVES)}")
         q, a, total = cf.prepare(payload_bits, link_snr_hz, total_bandwidth_hz)
@@ -155,23 +148,9 @@ class AllocationProblem:
         cap = broadcast_entries("latency_cap_s", latency_cap_s, q, number="a number > 0")
         energy_cap = None if energy_cap_j is None else cf._scalar("energy_cap_j", energy_cap_j)
         p = broadcast_entries("tx_power_w", tx_power_w, q, number="a number > 0")
-        extra = (max_tx_power_w, compute_time_s, compute_cycles, samples, cpu_hz, max_cpu_hz, kappa)
         rm = None
-        if is_extended(objective, *extra, access, time_weight_j_per_s):
-            rm = build_round_model(
-                q,
-                objective,
-                tx_power_w=tx_power_w,
-                max_tx_power_w=max_tx_power_w,
-                compute_time_s=compute_time_s,
-                compute_cycles=compute_cycles,
-                samples=samples,
-                cpu_hz=cpu_hz,
-                max_cpu_hz=max_cpu_hz,
-                kappa=kappa,
-                access=access,
-                time_weight_j_per_s=time_weight_j_per_s,
-            )
+        if round_inputs is not None and round_inputs.extended(objective):
+            rm = build_round_model(q, objective, round_inputs, tx_power_w)
             _check_round(objective, rm, q, p, cap, energy_cap, budget)
             check_round_range(q, a, total, cap, rm)
         elif p is None and (objective == "energy" or energy_cap is not None):

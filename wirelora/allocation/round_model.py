@@ -9,13 +9,13 @@ SNR over 1 Hz at max_tx_power_w; with max_cpu_hz the CPU frequency is a variable
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from wirelora.allocation import closed_form as cf
 
-__all__ = ["ACCESS", "RoundModel", "build_round_model", "check_round_range"]
+__all__ = ["ACCESS", "RoundInputs", "RoundModel", "build_round_model", "check_round_range"]
 
 # Beyond these ratios double precision loses the quantities the solvers form (an upload time against the
 # computation before it; the spectral efficiency q ln2 / (tau b) whose square F(u) ~ u^2 / 2 sets the band
@@ -24,6 +24,39 @@ _COMPUTE_OVER_UPLOAD_MAX = 1e13  # t_cmp / (q / R(B_tot)): the upload is resolve
 _CAP_OVER_FLOOR_MAX = 1e50  # latency_cap_s / (q / a)
 
 ACCESS = ("fdma", "tdma")
+
+
+@dataclass(frozen=True)
+class RoundInputs:
+    """The round model's inputs as ``allocate`` takes them (None = absent), passed unvalidated from
+    ``allocate`` to ``AllocationProblem.build`` to ``build_round_model``, which checks them."""
+
+    max_tx_power_w: object = None
+    compute_time_s: object = None
+    compute_cycles: object = None
+    samples: object = None
+    cpu_hz: object = None
+    max_cpu_hz: object = None
+    kappa: object = None
+    access: str = "fdma"
+    time_weight_j_per_s: object = None
+
+    @classmethod
+    def split(cls, kwargs: dict) -> tuple[dict, RoundInputs]:
+        """(the other keyword arguments, RoundInputs) from ``allocate``'s keyword arguments."""
+        names = {f.name for f in fields(cls)}
+        rest = {k: v for k, v in kwargs.items() if k not in names}
+        return rest, cls(**{k: v for k, v in kwargs.items() if k in names})
+
+    def extended(self, objective: str) -> bool:
+        """Whether the problem needs the round model (else the plain bandwidth problem, unchanged)."""
+        extras = (self.max_tx_power_w, self.compute_time_s, self.compute_cycles, self.samples, self.cpu_hz)
+        return (
+            objective == "energy_time"
+            or self.access != "fdma"
+            or self.time_weight_j_per_s is not None
+            or any(x is not None for x in (*extras, self.max_cpu_hz, self.kappa))
+        )
 
 
 @dataclass(frozen=True)
@@ -77,66 +110,54 @@ def broadcast_entries(field, value, q, *, allow_zero=False, number="a number"):
     return np.array(x)
 
 
-def build_round_model(
-    q: np.ndarray,
-    objective: str,
-    *,
-    tx_power_w=None,
-    max_tx_power_w=None,
-    compute_time_s=None,
-    compute_cycles=None,
-    samples=None,
-    cpu_hz=None,
-    max_cpu_hz=None,
-    kappa=None,
-    access="fdma",
-    time_weight_j_per_s=None,
-) -> RoundModel:
+def build_round_model(q: np.ndarray, objective: str, inputs: RoundInputs, tx_power_w=None) -> RoundModel:
     """Validate the round inputs (ValueError names the first bad field)."""
-    if access not in ACCESS:
-        raise ValueError(f"access={access!r}: must be one of {', '.join(ACCESS)}")
-    if max_tx_power_w is not None and tx_power_w is not None:
+    if inputs.access not in ACCESS:
+        raise ValueError(f"access={inputs.access!r}: must be one of {', '.join(ACCESS)}")
+    if inputs.max_tx_power_w is not None and tx_power_w is not None:
         raise ValueError(
             "tx_power_w: give either tx_power_w (fixed power) or max_tx_power_w (power a variable), not both"
         )
-    pmax = broadcast_entries("max_tx_power_w", max_tx_power_w, q)
-    compute_s = broadcast_entries("compute_time_s", compute_time_s, q, allow_zero=True)
+    pmax = broadcast_entries("max_tx_power_w", inputs.max_tx_power_w, q)
+    compute_s = broadcast_entries("compute_time_s", inputs.compute_time_s, q, allow_zero=True)
     cycles = cpu_max = f_fixed = None
-    if compute_cycles is not None or samples is not None:
+    if inputs.compute_cycles is not None or inputs.samples is not None:
         if compute_s is not None:
             raise ValueError(
                 "compute_time_s: give either compute_time_s or compute_cycles and samples, not both"
             )
-        if compute_cycles is None or samples is None:
+        if inputs.compute_cycles is None or inputs.samples is None:
             raise ValueError("compute_cycles: compute_cycles (per sample) and samples go together")
         with np.errstate(over="ignore"):
-            per_sample = broadcast_entries("compute_cycles", compute_cycles, q)
-            cycles = per_sample * broadcast_entries("samples", samples, q)
+            per_sample = broadcast_entries("compute_cycles", inputs.compute_cycles, q)
+            cycles = per_sample * broadcast_entries("samples", inputs.samples, q)
         _check_finite("compute_cycles x samples", cycles, q)
-        if (cpu_hz is None) == (max_cpu_hz is None):
+        if (inputs.cpu_hz is None) == (inputs.max_cpu_hz is None):
             raise ValueError(
                 "cpu_hz: compute_cycles needs exactly one of cpu_hz (fixed) or max_cpu_hz (a variable)"
             )
-        cpu_max = broadcast_entries("max_cpu_hz", max_cpu_hz, q)
-        f_fixed = broadcast_entries("cpu_hz", cpu_hz, q)
+        cpu_max = broadcast_entries("max_cpu_hz", inputs.max_cpu_hz, q)
+        f_fixed = broadcast_entries("cpu_hz", inputs.cpu_hz, q)
         with np.errstate(over="ignore", under="ignore"):
             compute_s = cycles / (f_fixed if cpu_max is None else cpu_max)
         _check_finite("compute_time_s (compute_cycles x samples / cpu_hz)", compute_s, q)
-    elif cpu_hz is not None or max_cpu_hz is not None:
+    elif inputs.cpu_hz is not None or inputs.max_cpu_hz is not None:
         raise ValueError("compute_cycles=None: cpu_hz and max_cpu_hz need compute_cycles and samples")
     k = None
-    if kappa is not None:
+    if inputs.kappa is not None:
         if cycles is None:
             raise ValueError("kappa: the computation energy kappa cycles f^2 needs compute_cycles, samples")
-        k = cf._scalar("kappa", kappa)
+        k = cf._scalar("kappa", inputs.kappa)
     w = None
     if objective == "energy_time":
-        if time_weight_j_per_s is None:
+        if inputs.time_weight_j_per_s is None:
             raise ValueError("time_weight_j_per_s=None: objective='energy_time' needs the weight (J per s)")
-        w = cf._scalar("time_weight_j_per_s", time_weight_j_per_s)
-    elif time_weight_j_per_s is not None:
-        raise ValueError(f"time_weight_j_per_s={time_weight_j_per_s!r}: only for objective='energy_time'")
-    return RoundModel(pmax, compute_s, cycles, cpu_max, f_fixed, k, access, w)
+        w = cf._scalar("time_weight_j_per_s", inputs.time_weight_j_per_s)
+    elif inputs.time_weight_j_per_s is not None:
+        raise ValueError(
+            f"time_weight_j_per_s={inputs.time_weight_j_per_s!r}: only for objective='energy_time'"
+        )
+    return RoundModel(pmax, compute_s, cycles, cpu_max, f_fixed, k, inputs.access, w)
 
 
 def check_round_range(q, a, total, cap, rm: RoundModel) -> None:
@@ -181,25 +202,3 @@ def _check_finite(field, x, q):
     if np.any(bad):
         i = tuple(int(j) for j in np.argwhere(bad)[0])
         raise ValueError(f"{field}[{', '.join(map(str, i))}]={float(x[i])!r}: not representable")
-
-
-def is_extended(
-    objective,
-    max_tx_power_w,
-    compute_time_s,
-    compute_cycles,
-    samples,
-    cpu_hz,
-    max_cpu_hz,
-    kappa,
-    access,
-    time_weight_j_per_s,
-) -> bool:
-    """Whether the problem needs the round model (else the plain bandwidth problem, unchanged)."""
-    extras = (max_tx_power_w, compute_time_s, compute_cycles, samples, cpu_hz, max_cpu_hz, kappa)
-    return (
-        objective == "energy_time"
-        or access != "fdma"
-        or time_weight_j_per_s is not None
-        or any(x is not None for x in extras)
-    )

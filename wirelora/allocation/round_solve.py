@@ -3,7 +3,7 @@ variables, computation before the upload, TDMA, and the energy + time objective.
 
 Full power and the fastest CPU are optimal for min-max and weighted latency (both only shorten the uploads and
 the computation); energy trades them against time. energy_time minimises E*(T) + w T over the round latency
-T, with E*(T) the least energy under the cap T (convex and decreasing in T): Brent's bounded search.
+T, with E*(T) the least energy under the cap T (convex and decreasing in T): the root of dJ/dT (Brent).
 """
 
 from __future__ import annotations
@@ -11,17 +11,18 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 from wirelora.allocation import closed_form as cf
 from wirelora.allocation import compute, tdma
 from wirelora.allocation.power import least_energy_bandwidth
 from wirelora.allocation.problem import Allocation, AllocationProblem
-from wirelora.errors import InfeasibleError, SolverError
+from wirelora.allocation.upload_time import least_band, least_energy_fdma
+from wirelora.errors import SolverError
 from wirelora.wireless.rates import shannon_rate_bps
 
 __all__ = ["solve_round", "evaluate_round"]
 
+_LN2 = np.log(2.0)
 _TOL = 1e-9  # every returned allocation meets its caps and power limits to this relative tolerance
 
 
@@ -55,37 +56,35 @@ def _minmax(s: _Used, cap):
     return compute.fdma_minmax(s.q, s.a, s.total, s.c, cap)
 
 
-def _least_energy(s: _Used, cap):
-    """(x, p, f) of the least-energy round under the caps (None: no cap; fixed power and CPU only)."""
+def _least_energy(s: _Used, cap, warm=None):
+    """(x, p, f, dE / d cap) of the least-energy round under the caps (None: no cap; fixed power and CPU
+    only): the last is each entry's energy's derivative in its cap (envelope theorem; None without caps).
+    warm : a dict kept between calls on nearby caps (energy_time)."""
     if s.cpu_max is not None and s.kappa is not None:
         if s.tdma:
             raise ValueError("access='tdma': the CPU frequency as a variable (max_cpu_hz, kappa) needs fdma")
-        b, _, f = compute.least_energy_with_cpu(
-            s.q, s.a, s.total, cap, s.cycles, s.kappa, s.cpu_max, p=s.p, g=s.g
+        b, _, f, marginal = compute.least_energy_with_cpu(
+            s.q, s.a, s.total, cap, s.cycles, s.kappa, s.cpu_max, p=s.p, g=s.g, warm=warm
         )
         if s.p is not None:
-            return b, s.p, f
-        return b, _fdma_power(s, b, cap - s.cycles / f), f
+            return b, s.p, f, marginal
+        return b, _fdma_power(s, b, cap - s.cycles / f), f, marginal
     tau = None if cap is None else cap - s.c  # the upload time
     if s.pmax is not None:  # power a variable
         if s.tdma:
-            theta, p = tdma.tdma_least_energy(s.q, s.a, s.g, s.total, tau)
-            return theta, np.minimum(p, s.pmax), s.f_full
-        b_lo = cf.min_bandwidth_hz(s.q / tau, s.a)
-        if not np.all(np.isfinite(b_lo)) or np.sum(b_lo) > s.total:
-            raise InfeasibleError(
-                f"latency_cap_s: the caps need {float(np.sum(b_lo)):.6g} Hz at max_tx_power_w "
-                f"> total_bandwidth_hz={s.total:g}"
-            )
-        b, p = least_energy_bandwidth(s.q, s.g, tau, s.total, b_lo)
-        return b, np.minimum(p, s.pmax), s.f_full
+            theta, p, marginal = tdma.tdma_least_energy(s.q, s.a, s.g, s.total, tau, warm)
+            return theta, np.minimum(p, s.pmax), s.f_full, marginal
+        b_lo = least_band(s.q, s.a, s.total, tau, {} if warm is None else warm)
+        # d b_lo / d tau: b_lo ln(1 + a / b_lo) = q ln2 / tau
+        b_lo_slope = -(s.q * _LN2 / tau**2) / cf._dphi(b_lo / s.a)
+        b, p, marginal = least_energy_bandwidth(s.q, s.g, tau, s.total, b_lo, b_lo_slope, warm)
+        return b, np.minimum(p, s.pmax), s.f_full, marginal
     if s.tdma:  # fixed power: the energy p q / R(B) does not depend on the shares
-        return _minmax(s, cap)[1], s.p, s.f_full
-    if tau is not None:
-        b_lo = cf.min_bandwidth_hz(s.q / tau, s.a)
-        if not np.all(np.isfinite(b_lo)) or np.sum(b_lo) > s.total:
-            raise InfeasibleError("latency_cap_s: the caps need more than total_bandwidth_hz")
-    return cf.weighted_latency(s.q, s.a, s.total, s.p, latency_cap_s=tau)[1], s.p, s.f_full
+        return _minmax(s, cap)[1], s.p, s.f_full, None if cap is None else np.zeros_like(s.q)
+    if tau is None:
+        return cf.weighted_latency(s.q, s.a, s.total, s.p)[1], s.p, s.f_full, None
+    b, _, marginal = least_energy_fdma(s.q, s.a, s.total, tau, p=s.p, warm=warm)
+    return b, s.p, s.f_full, marginal
 
 
 def _fdma_power(s: _Used, b, t_up):
@@ -107,44 +106,79 @@ def solve_round(req: AllocationProblem, t0: float) -> Allocation:
             x = cf.weighted_latency(s.q, s.a, s.total, s.w, latency_cap_s=tau)[1]
         return evaluate_round(req, x, s.power, s.f_full, method="reference", t0=t0)
     if req.objective == "energy":
-        x, p, f = _least_energy(s, s.cap)
+        x, p, f, _ = _least_energy(s, s.cap)
         return evaluate_round(req, x, p, f, method="reference", t0=t0)
     return evaluate_round(req, *_energy_time(req, s), method="reference", t0=t0)
 
 
 def _energy_time(req: AllocationProblem, s: _Used):
-    """(x, p, f) minimising E*(T) + w T over the round latency T >= T_min (bounded Brent in T)."""
+    """(x, p, f) minimising J(T) = E*(T) + w T over the round latency T >= T_min: J is convex, so T* is the
+    root of dJ/dT = w - M(T), M = -sum of d E* / d cap over the entries whose cap is T (envelope theorem;
+    decreasing from inf at T_min to 0 where E* flattens). Brent's method on log w - log M over
+    log(T - T_min), where it is nearly linear, in a doubling bracket."""
     t_min, _ = _minmax(s, s.cap)
+    w = req.round.time_weight
+    warm: dict = {}
+    memo: dict = {}
+
+    prices: list = []  # (log(T - T_min), log band price) of the solves so far
 
     def at(t):
-        cap = np.full_like(s.q, t) if s.cap is None else np.minimum(s.cap, t)
-        return _least_energy(s, cap)
-
-    memo = {}
-
-    def score(t):
         if t not in memo:
-            memo[t] = evaluate_round(req, *at(t), method="", t0=0.0, check=False).objective_value
+            cap = np.full_like(s.q, t) if s.cap is None else np.minimum(s.cap, t)
+            v = np.log(t - t_min)
+            if len(prices) >= 2:  # the price at v, linear through the two nearest solves
+                (v1, l1), (v2, l2) = sorted(prices, key=lambda e: abs(e[0] - v))[:2]
+                warm["log_lam"] = l1 + (l2 - l1) * (v - v1) / (v2 - v1) if v1 != v2 else l1
+            x, p, f, marginal = _least_energy(s, cap, warm)
+            if np.isfinite(warm.get("log_lam", np.inf)):
+                prices.append((v, warm["log_lam"]))
+            binding = np.ones(s.q.shape, bool) if s.cap is None else t < s.cap
+            memo[t] = (x, p, f), -float(np.sum(marginal[binding]))
         return memo[t]
 
-    t_lo = t_min * (1.0 + 1e-10)  # at T_min exactly the band is used up at full power: the boundary
-    variable = s.pmax is not None or (s.cpu_max is not None and s.kappa is not None)
-    if variable:  # E*(T) falls for ever: J convex, and once J(2T) >= J(T) the minimiser lies below 2T
-        t = 2.0 * t_lo
-        for _ in range(80):
-            if score(2.0 * t) >= score(t):
-                break
-            t *= 2.0
-        t_hi = 2.0 * t
-    else:  # fixed power and CPU: E*(T) is flat from the uncapped least-energy round on
-        x, p, f = _least_energy(s, s.cap)
-        t_hi = evaluate_round(req, x, p, f, method="", t0=0.0, check=False).round_latency_s
-        if t_hi <= t_lo:
-            return at(t_lo)
-    # J is convex on [t_lo, t_hi] (no plateau there): Brent's bounded search
-    res = minimize_scalar(score, bounds=(t_lo, t_hi), method="bounded", options={"xatol": 1e-10 * t_hi})
-    t_best = min((t_lo, float(res.x), t_hi), key=score)
-    return at(t_best)
+    def gap(v):  # log w - log M at T = T_min + e^v (M = 0 on E*'s plateau: None)
+        m = at(t_min + np.exp(v))[1]
+        return np.log(w) - np.log(m) if m > 0 else None
+
+    v_floor = np.log(1e-10 * t_min)  # at T_min exactly the band is used up at full power: the boundary
+    if s.tdma and s.pmax is None:  # fixed-power TDMA: the energy does not depend on T
+        return at(t_min + np.exp(v_floor))[0]
+    return at(t_min + np.exp(_increasing_root(gap, np.log(t_min), v_floor)))[0]
+
+
+def _increasing_root(f, v, v_floor):
+    """The root of an increasing, nearly linear f (None: above the root, f's value unknown) in v >= v_floor
+    (v_floor if f(v_floor) >= 0): secant steps (the first of slope 1), bisection where a step leaves the
+    bracket or an end is None; |f| <= 1e-13 or a bracket under 1e-13 ends it."""
+    lo, hi = -np.inf, np.inf  # f(lo) < 0 <= f(hi)
+    prev = None  # (v, f(v)) of the last point with a value
+    for _ in range(200):
+        fv = f(v)
+        if fv is not None and abs(fv) <= 1e-13:
+            return v
+        if fv is None or fv > 0:
+            hi = v
+        else:
+            lo = v
+        if hi - lo <= 1e-13 * max(abs(v), 1.0):
+            return hi
+        if fv is None:
+            nxt = np.nan
+        elif prev is None or prev[0] == v:
+            nxt = v - float(np.clip(fv, -5.0, 5.0))  # slope 1 (a power law in T - T_min), at most 5
+        else:
+            nxt = v - fv * (v - prev[0]) / (fv - prev[1])
+        if fv is not None:
+            prev = (v, fv)
+        if not lo < nxt < hi:  # bisect (doubling T - T_min up, halving it down, while unbounded)
+            nxt = 0.5 * (lo + hi) if np.isfinite(lo + hi) else (v + 1.0 if hi == np.inf else v - 2.0)
+        if nxt <= v_floor:
+            if f(v_floor) is not None and f(v_floor) >= 0:
+                return v_floor
+            lo, nxt = v_floor, 0.5 * (v_floor + hi)
+        v = nxt
+    return v
 
 
 def evaluate_round(req: AllocationProblem, x, p, f, *, method: str, t0: float, check: bool = True):

@@ -13,6 +13,7 @@ import numpy as np
 from wirelora.allocation.allocator import allocate
 from wirelora.allocation.baselines import equal_split
 from wirelora.allocation.problem import Allocation, AllocationProblem, evaluate
+from wirelora.allocation.round_model import RoundInputs
 from wirelora.allocation.round_solve import evaluate_round
 from wirelora.allocation.scenario_arrays import Problem
 from wirelora.config import ConfigError, check_choice, check_positive, require
@@ -130,7 +131,10 @@ def solve_round_scenario(cfg, prob, objective: str) -> tuple[Allocation, Allocat
     """(optimal allocation, the equal split / equal shares at full power and the fastest CPU)."""
     kw = round_kwargs(cfg, prob, objective)
     alloc = allocate(prob.payload_bits, prob.link_snr_hz, prob.total_bandwidth_hz, **kw)
-    req = AllocationProblem.build(prob.payload_bits, prob.link_snr_hz, prob.total_bandwidth_hz, **kw)
+    rest, inputs = RoundInputs.split(kw)
+    req = AllocationProblem.build(
+        prob.payload_bits, prob.link_snr_hz, prob.total_bandwidth_hz, **rest, round_inputs=inputs
+    )
     used = req.used
     if req.round is None:  # only latency_cap_x_minmax: the plain problem
         b = equal_split(prob.payload_bits, prob.total_bandwidth_hz)

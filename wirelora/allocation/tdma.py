@@ -92,13 +92,15 @@ def tdma_weighted(d, w, offset, cap=None):
     return theta / np.sum(theta)
 
 
-def tdma_least_energy(q, a, g, total, tau):
-    """(theta, p) of the least-energy TDMA round with the power a variable (tau: upload time)."""
+def tdma_least_energy(q, a, g, total, tau, warm=None):
+    """(theta, p, d E_k / d tau_k) of the least-energy TDMA round with the power a variable (tau: upload
+    time; the clip theta >= d / tau moves as d b_lo / d tau = -b_lo / tau)."""
     d = airtime_s(q, a, total)
     theta_min = d / tau
     if np.sum(theta_min) > 1.0:
         need = float(np.sum(theta_min))
         raise InfeasibleError(f"latency_cap_s: the caps need {need:.6g} of the frame (> 1)")
-    b, p_fdma = least_energy_bandwidth(q, g, tau, total, total * theta_min)
+    b_lo = total * theta_min
+    b, p_fdma, marginal = least_energy_bandwidth(q, g, tau, total, b_lo, -b_lo / tau, warm)
     theta = b / total
-    return theta, p_fdma / theta
+    return theta, p_fdma / theta, marginal
