@@ -7,8 +7,14 @@ used) and ``import wirelora.allocation`` never loads torch.
 from __future__ import annotations
 
 import importlib
+import sys
 
 __version__ = "0.1.0"
+
+if "ipykernel" in sys.modules:  # in Jupyter: before peft / transformers import tqdm.auto and it warns
+    from wirelora.progress import hush_tqdm_auto
+
+    hush_tqdm_auto()
 
 # public name -> module that defines it (one explicit table; add a line when a public name is added)
 _LAZY = {

@@ -87,7 +87,10 @@ def test_run_writes_directory(tmp_path, capsys):
         (["run", "leave-only", "--set", "trainer.rounds=10"], "--set events=[]"),
         (["run", "leave-only", "--set", "model.ranks.bogus=3"], "model.ranks.bogus=3: not a layer group"),
         (["run", "leave-only", "--set", "task.first_token=500"], "task.first_token=500"),
-        (["run", "leave-only", "--set", "model.name=tiny-mlp"], "task.kind='facts': needs a language model"),
+        (
+            ["run", "leave-only", "--set", "model.name=tiny-mlp"],
+            "task.kind='facts': model card 'tiny-mlp' has kind 'classifier'",
+        ),
         (["run", "leave-only", "--set", "model.name=nosuch"], "no such model card"),
         (["run", "leave-only", "--set", "oracle.cache_dir=/etc/passwd"], "is a file, not a directory"),
         (["run", "leave-only-mlp", "--tensorboard", "/etc/passwd"], "--tensorboard='/etc/passwd': is a file"),

@@ -19,9 +19,6 @@ from wirelora.lora.config import (
 )
 from wirelora.lora.projection import contribution_residual, leave_leakage, project_out
 from wirelora.lora.slots import SlotTable
-from wirelora.progress import hush_tqdm_auto
-
-hush_tqdm_auto()  # before peft / transformers import tqdm.auto (nothing above loads them)
 
 __all__ = [
     "OrthogonalLoRA",
