@@ -36,10 +36,10 @@ from wirelora.errors import DistributedError
 from wirelora.experiments.rundir import RESOLVED_FILE, claim
 from wirelora.experiments.runner import (
     _preflight,
-    _save_summary,
     _summary_line,
     load_raw_config,
     load_run_config,
+    run_and_summarise,
 )
 
 __all__ = ["cli_run", "cli_resume", "launch"]
@@ -121,15 +121,9 @@ def _rank(command: str, prepare, *, progress: bool, tensorboard: str | None) -> 
                 backend.broadcast(("ok", config), "config")
                 sent = True
                 backend.set_timeout(config.distributed.timeout_s)
-                history = run(
-                    config,
-                    out_dir=out,
-                    resume=True,
-                    backend=backend,
-                    progress=progress,
-                    tensorboard=tensorboard,
+                history = run_and_summarise(
+                    config, out, backend=backend, progress=progress, tensorboard=tensorboard
                 )
-                _save_summary(history, out / "summary.png")
         except BaseException as exc:
             if not sent and not isinstance(exc, DistributedError):  # the others still wait for the config
                 backend.broadcast(("error", " ".join(str(exc).split()) or type(exc).__name__), "config")

@@ -83,21 +83,22 @@ def start_run(
     checkpoints; returns the History. A directory holding this same run continues it; one holding another run
     is refused unless ``force`` (see :func:`wirelora.experiments.rundir.claim`). tensorboard: a directory for
     TensorBoard event files (not part of the run's identity: a resume may name another or none)."""
-    from wirelora.learning.loop import run
 
     out = Path(out_dir)
     _preflight(config, tensorboard)
     resolved = json.loads(json.dumps(to_jsonable(config)))
     with claim(out, resolved, force=force):
-        history = run(
-            config,
-            correction=correction,
-            out_dir=out,
-            resume=True,
-            progress=progress,
-            tensorboard=tensorboard,
+        return run_and_summarise(
+            config, out, correction=correction, progress=progress, tensorboard=tensorboard
         )
-        _save_summary(history, out / "summary.png")
+
+
+def run_and_summarise(config, out: Path, **run_kwargs):
+    """The round loop on ``out`` (resuming from its checkpoint, if any), then its ``summary.png``."""
+    from wirelora.learning.loop import run
+
+    history = run(config, out_dir=out, resume=True, **run_kwargs)
+    _save_summary(history, out / "summary.png")
     return history
 
 
@@ -127,7 +128,6 @@ def resume_run(
     """Continue the run in ``out_dir`` from its last checkpoint (or from the start if there is none)."""
     from wirelora.learning.checkpoint import CHECKPOINT_FILE
     from wirelora.learning.config import RunConfig
-    from wirelora.learning.loop import run
 
     out = Path(out_dir)
     if not out.is_dir():
@@ -137,16 +137,9 @@ def resume_run(
         _preflight(config, tensorboard)
         if not (out / CHECKPOINT_FILE).exists():
             _log.warning("no checkpoint in %s, starting from round 0", out)
-        history = run(
-            config,
-            correction=correction,
-            out_dir=out,
-            resume=True,
-            progress=progress,
-            tensorboard=tensorboard,
+        return run_and_summarise(
+            config, out, correction=correction, progress=progress, tensorboard=tensorboard
         )
-        _save_summary(history, out / "summary.png")
-    return history
 
 
 def _save_summary(history, path: Path) -> None:
