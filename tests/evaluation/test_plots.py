@@ -232,9 +232,12 @@ def test_bands_shade_the_interval_and_the_figure_names_the_seeds(func):
     (band,) = ax.collections  # one band: naive has none
     lo_hi = band.get_paths()[0].vertices[:, 1]
     assert lo_hi.min() == pytest.approx(0.1) and lo_hi.max() == pytest.approx(1.1)
-    assert "mean of 8 seeds, shaded: 95 % t-interval" in [t.get_text() for t in ax.texts]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]  # a legend line, clear of the curves
+    assert "mean of 8 seeds,\nshaded: 95 % t-interval" in legend
     one = func(mean, seeds=1).axes[0]
-    assert not one.collections and "1 seed (no interval)" in [t.get_text() for t in one.texts]
+    assert not one.collections and "1 seed (no interval)" in [
+        t.get_text() for t in one.get_legend().get_texts()
+    ]
 
 
 def test_run_summary_draws_losses_and_consensus_distance():
@@ -336,3 +339,14 @@ def test_run_summary_of_a_correction_run_has_a_gap_panel_and_names_events():
     np.testing.assert_allclose(_lines_with_label(gap)["proposed"].get_ydata(), [0.25, 0.5 / 3])
     assert all(_event_labels(ax) == ["d0 leaves"] for ax in fig.axes)
     assert loss.get_xlim() == gap.get_xlim() == (0, 3)
+
+
+def test_gap_curves_bridge_rounds_that_were_not_evaluated():
+    """eval_every = 2 leaves NaN at odd k: Fig. 3 joins the evaluated points, and its band skips them too."""
+    nan = float("nan")
+    gap = {"proposed": [1.0, nan, 0.5, nan, 0.2]}
+    fig = plots.fig3(gap, bands={"proposed": ([0.9, nan, 0.4, nan, 0.1], [1.1, nan, 0.6, nan, 0.3])}, seeds=3)
+    (line,) = [ln for ln in fig.axes[0].get_lines() if ln.get_label() == plots.label("proposed")]
+    assert list(line.get_xdata()) == [0, 2, 4] and list(line.get_ydata()) == [1.0, 0.5, 0.2]
+    (band,) = fig.axes[0].collections
+    assert np.isfinite(band.get_paths()[0].vertices).all()

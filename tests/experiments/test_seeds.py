@@ -86,7 +86,7 @@ def test_one_seed_and_old_files_draw_without_an_interval(tmp_path):
     rp.reproduce(["fig3"], out_dir=tmp_path, from_data=True, progress=False)
     assert (tmp_path / "fig3.png").stat().st_size > 0
     fig = rp.TARGETS["fig3"].draw(record["data"])
-    assert "1 seed (no interval)" in [t.get_text() for t in fig.axes[0].texts]
+    assert "1 seed (no interval)" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert not fig.axes[0].collections  # no band
 
 

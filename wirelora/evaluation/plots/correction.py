@@ -32,12 +32,13 @@ def _bands(ax: Axes, bands: Bands | None, seeds: int | None) -> None:
     (with one seed there is no interval, and the figure says so)."""
     for name, (lo, hi) in (bands or {}).items():
         lo_, hi_ = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
-        ax.fill_between(np.arange(lo_.size), lo_, hi_, color=series_style(name).get("color"), alpha=0.18,
-                        linewidth=0, zorder=1)  # fmt: skip
+        ok = np.isfinite(lo_) & np.isfinite(hi_)  # bridged like their curves
+        ax.fill_between(np.arange(lo_.size)[ok], lo_[ok], hi_[ok], color=series_style(name).get("color"),
+                        alpha=0.18, linewidth=0, zorder=1)  # fmt: skip
     if seeds is None:
         return
-    text = "1 seed (no interval)" if seeds < 2 else f"mean of {seeds} seeds, shaded: 95 % t-interval"
-    ax.text(0.99, 0.98, text, transform=ax.transAxes, ha="right", va="top", fontsize=7, color="0.3")
+    text = "1 seed (no interval)" if seeds < 2 else f"mean of {seeds} seeds,\nshaded: 95 % t-interval"
+    ax.plot([], [], linestyle="none", label=text)  # a legend line of its own, clear of the curves
 
 
 def _gap_curves(
@@ -45,7 +46,7 @@ def _gap_curves(
 ) -> Figure:
     """Event gap E_FU(k) vs k, one curve per entry, the oracle's zero dashed (Fig. 3 and Fig. 6)."""
     fig, ax = new_axes(ax, figsize=FIGSIZE_CURVES)
-    curves(ax, gap_by)
+    curves(ax, gap_by, bridge=True)
     _bands(ax, bands, seeds)
     ax.axhline(0.0, color="black", linestyle="--", linewidth=0.8, zorder=0, label="oracle (gap 0)")
     ax.set_xlabel("correction round k after the leave")
@@ -60,15 +61,18 @@ def fig3(
     *,
     bands: Bands | None = None,
     seeds: int | None = None,
+    subject: str | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """Fig. 3: event gap E_FU(k) vs correction round k after a leave, one curve per method.
 
     gap_by_method : {method: [K + 1]} — the gap at k = 0..K (k = 0 is right after the projection), the mean
     over seeds. The oracle (``retrain``) is drawn dashed when present. bands : {method: (lo, hi)}, each
-    [K + 1], the 95 % interval, shaded; seeds : how many seeds the curves average (written on the figure).
+    [K + 1], the 95 % interval, shaded; seeds : how many seeds the curves average (written on the figure);
+    subject : the model and data, in the title's brackets (e.g. "all-MiniLM-L6-v2, chatterbot topics").
     """
-    return _gap_curves(gap_by_method, "Fig. 3 — event gap after a leave", ax, bands, seeds)
+    title = "Fig. 3 — event gap after a leave" + (f" ({subject})" if subject else "")
+    return _gap_curves(gap_by_method, title, ax, bands, seeds)
 
 
 def fig4(
@@ -116,7 +120,7 @@ def fig5(
     retain loss, drawn as a dashed level; bands, seeds : as in :func:`fig3`.
     """
     fig, ax = new_axes(ax, figsize=FIGSIZE_CURVES)
-    curves(ax, retain_loss_by_method)
+    curves(ax, retain_loss_by_method, bridge=True)
     _bands(ax, bands, seeds)
     if oracle_retain_loss is not None:
         ax.axhline(

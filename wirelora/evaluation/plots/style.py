@@ -64,13 +64,16 @@ def new_axes_pair(axes: Sequence[Axes] | None) -> tuple[Figure, Sequence[Axes]]:
     return fig, fig.subplots(1, 2)
 
 
-def curves(ax: Axes, series: Mapping[str, Sequence[float]], x: Sequence[float] | None = None) -> None:
+def curves(
+    ax: Axes, series: Mapping[str, Sequence[float]], x: Sequence[float] | None = None, *, bridge: bool = False
+) -> None:
     """One line per entry of ``series`` ({name: [n]}) over ``x`` ([n]; default 0..n-1), styled by name.
 
     Each curve gets a marker (MARKERS, in order) every n/8 points, staggered so that markers of coinciding
     curves do not hide each other; a curve within 1 % of the span of an earlier one is dashed (dotted,
     dash-dot for a third, ...), and the legend gets a line naming identical (``=``) and nearly identical
-    (``≈``) curves.
+    (``≈``) curves. A NaN is a gap in the line; with ``bridge`` the line joins the finite points around it
+    (for rounds that were not evaluated, ``trainer.eval_every`` > 1).
     """
     if not series:
         raise ValueError("series: nothing to plot (empty mapping)")
@@ -87,18 +90,18 @@ def curves(ax: Axes, series: Mapping[str, Sequence[float]], x: Sequence[float] |
     notes, drawn = [], []
     for i, (name, (xs, y)) in enumerate(ys.items()):
         style = series_style(name)
-        every = max(1, len(y) // _MARKS_PER_CURVE)
+        ok = np.isfinite(y) if bridge else np.ones(y.shape, dtype=bool)
+        n = int(ok.sum())
+        every = max(1, n // _MARKS_PER_CURVE)
         style.setdefault("marker", MARKERS[i % len(MARKERS)])
         style.setdefault("markersize", 4)
-        style.setdefault(
-            "markevery", (min((i * every) // max(len(ys), 1), len(y) - 1) if len(y) else 0, every)
-        )
+        style.setdefault("markevery", (min((i * every) // max(len(ys), 1), n - 1) if n else 0, every))
         twins = [(other, kind) for other in drawn if (kind := _coincide(ys[other][1], y, span))]
         if twins and "linestyle" not in style:
             style["linestyle"] = dashes[(len(twins) - 1) % len(dashes)]
         for other, kind in twins:
             notes.append(f"{label(name)} {kind} {label(other)}")
-        ax.plot(xs, y, **style)
+        ax.plot(xs[ok], y[ok], **style)
         drawn.append(name)
     for note in notes:  # an entry without a handle: the legend reads "A = B (identical)"
         same = " = " in note

@@ -46,7 +46,8 @@ def _leave_sweeps(cfg: Mapping[str, Any], ctx: Context) -> tuple[list[int], list
     if len(config.events) != 1 or config.events[0].join or not config.events[0].leave:
         raise ValueError(f"config {cfg['config']!r}: the leave-only figures need exactly one leave event")
     # proposed runs the config's policy rule; the arms (full included) run the paper's Fisher priority
-    names = [*PAPER_METHODS, "no_correction", *(f"arm:{a}" for a in PAPER_ARMS)]
+    arms = [f"arm:{a}" for a in PAPER_ARMS] if cfg.get("arms", True) else []  # fig3-minilm: methods only
+    names = [*PAPER_METHODS, "no_correction", *arms]
     seeds = [int(config.seed) + s for s in range(ctx.seeds)]
     sweeps = seed_sweeps(config, names, cfg, ctx)
     failed = [f"seed {s}: {n}: {e}" for s, (_, f) in zip(seeds, sweeps) for n, e in f.items()]
@@ -129,6 +130,14 @@ def draw_fig3(data: Mapping[str, Any]):
 
     gap = data["event_gap"]
     return plots.fig3(_means(gap), bands=_bands(gap), seeds=_seed_count(data))
+
+
+def draw_fig3_minilm(data: Mapping[str, Any]):
+    from wirelora.evaluation import plots
+
+    gap = data["event_gap"]
+    subject = "all-MiniLM-L6-v2, chatterbot-corpus topics"
+    return plots.fig3(_means(gap), bands=_bands(gap), seeds=_seed_count(data), subject=subject)
 
 
 def _means(by: Mapping[str, Any]) -> dict:
