@@ -23,8 +23,11 @@ import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+from cards import card_for  # benchmarks/cards.py (this script's folder is on sys.path)
 
 # Slotted bases need devices x rank <= in_features of every adapted layer (tiny LM: 128; tiny MLP: fc1 32),
 # so ranks shrink as the device count grows; the MLP at 128 devices uses independent bases (no such limit).
@@ -65,11 +68,12 @@ def _state(model: str, devices: int, vectorised: bool):
     task.update(
         {"num_devices": devices, "initial_devices": devices, "train_per_device": 32, "eval_per_device": 4}
     )
+    card = card_for(model, devices, Path(tempfile.gettempdir()) / "wirelora-bench-cards")
     cfg = from_dict(
         RunConfig,
         {
             "name": f"bench-{model}-{devices}",
-            "model": {"name": model, "ranks": ranks, "basis": basis},
+            "model": {"name": str(card), "ranks": ranks, "basis": basis},
             "task": task,
             "trainer": {
                 "batch_size": 8,
