@@ -153,16 +153,27 @@ def _increasing_root(f, v, v_floor):
     bracket or an end is None; |f| <= 1e-13 or a bracket under 1e-13 ends it."""
     lo, hi = -np.inf, np.inf  # f(lo) < 0 <= f(hi)
     prev = None  # (v, f(v)) of the last point with a value
+    probe = 1e-3  # the first point with a value gets its slope from a point this close towards the root
+
+    def bracket(v, fv):
+        return (lo, v) if fv is None or fv > 0 else (v, hi)
+
     for _ in range(200):
         fv = f(v)
         if fv is not None and abs(fv) <= 1e-13:
             return v
-        if fv is None or fv > 0:
-            hi = v
-        else:
-            lo = v
+        lo, hi = bracket(v, fv)
         if hi - lo <= 1e-13 * max(abs(v), 1.0):
             return hi
+        if fv is not None and prev is None and v - probe > v_floor:
+            # a nearby (cheap, warm-started) solve gives the slope: a far first step costs more
+            vp = v - probe if fv > 0 else v + probe
+            fp = f(vp)
+            if fp is not None and abs(fp) <= 1e-13:
+                return vp
+            lo, hi = bracket(vp, fp)
+            if fp is not None and fp != fv:
+                prev = (vp, fp)
         if fv is None:
             nxt = np.nan
         elif prev is None or prev[0] == v:

@@ -111,9 +111,12 @@ def least_energy_fdma(q, a, total, t_max, *, k3=None, tau=None, p=None, g=None, 
         at_max = s_hi.d <= 0  # the fastest CPU: upload as long as possible (no search)
         # (an entry whose slope is >= 0 down to y_lo, the rate ceiling, ends there by bisection)
         lo, hi = y_lo.copy(), y_hi.copy()
-        y = 0.5 * (lo + hi)
         if "y" in warm:  # the last roots, moved to first order in the price
             y = np.clip(warm["y"] + warm["dy"] * (log_lam - warm["y_lam"]), y_lo, y_hi)
+        else:  # cold: a Newton step from y_hi, whose slope is at hand (the roots lie near it), else bisect
+            with np.errstate(divide="ignore", invalid="ignore"):
+                y = y_hi - np.log1p(2.0 * s_hi.d / (s_hi.size - s_hi.d)) / s_hi.g_y
+            y = np.where((y > lo) & (y < hi), y, 0.5 * (lo + hi))
         y = np.where(at_max, y_hi, y)
         done, s = at_max, warm.get("s", s_hi)
         # safeguarded Newton in y on G = log((size + d) / (size - d)) (the sign of d, nearly linear in y): a
@@ -160,7 +163,9 @@ def least_energy_fdma(q, a, total, t_max, *, k3=None, tau=None, p=None, g=None, 
         if abs(excess) <= 1e-14:
             break
         lo, hi = (log_lam, hi) if excess > 0 else (lo, log_lam)
-        step = -excess / slope_s if slope_s < 0 else np.inf
+        # short of the band (excess < 0), the Newton step on 1 - total / sum b: sum b is convex in
+        # log lambda (entries leave their clips as the price falls), so the plain step overshoots there
+        step = -float(np.expm1(min(excess, 0.0)) + max(excess, 0.0)) / slope_s if slope_s < 0 else np.inf
         nxt = log_lam + float(np.clip(step, -10.0, 10.0))
         if not lo < nxt < hi:
             nxt = 0.5 * (lo + hi) if np.isfinite(lo + hi) else log_lam + np.copysign(10.0, excess)
