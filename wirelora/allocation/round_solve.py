@@ -116,35 +116,74 @@ def _energy_time(req: AllocationProblem, s: _Used):
     root of dJ/dT = w - M(T), M = -sum of d E* / d cap over the entries whose cap is T (envelope theorem;
     decreasing from inf at T_min to 0 where E* flattens). Brent's method on log w - log M over
     log(T - T_min), where it is nearly linear, in a doubling bracket."""
-    t_min, _ = _minmax(s, s.cap)
+    # (FDMA: the Newton of compute.py, also without computation or caps)
+    t_min = _minmax(s, s.cap)[0] if s.tdma else compute.fdma_minmax(s.q, s.a, s.total, s.c, s.cap)[0]
     w = req.round.time_weight
     warm: dict = {}
     memo: dict = {}
 
-    prices: list = []  # (log(T - T_min), log band price) of the solves so far
+    # (log(T - T_min), the band price and the inner roots) of the solves so far: the next solve starts from
+    # their values at its v, linear (the positive roots: in log) through the two nearest solves
+    solves: list = []
 
-    def at(t):
-        if t not in memo:
+    def at(t, tol=_EXACT):
+        """((x, p, f), M) at T = t, the inner band price solved to |log(sum b / total)| <= tol."""
+        if t not in memo or memo[t][2] > tol:
             cap = np.full_like(s.q, t) if s.cap is None else np.minimum(s.cap, t)
             v = np.log(t - t_min)
-            if len(prices) >= 2:  # the price at v, linear through the two nearest solves
-                (v1, l1), (v2, l2) = sorted(prices, key=lambda e: abs(e[0] - v))[:2]
-                warm["log_lam"] = l1 + (l2 - l1) * (v - v1) / (v2 - v1) if v1 != v2 else l1
+            if len(solves) >= 2:
+                (v1, w1), (v2, w2) = sorted(solves, key=lambda e: abs(e[0] - v))[:2]
+                warm.update(_between(w1, w2, 0.0 if v1 == v2 else (v - v1) / (v2 - v1)))
+                prices = [e[1]["log_lam"] for e in solves]  # an extrapolation stays near the solves' prices
+                warm["log_lam"] = float(np.clip(warm["log_lam"], min(prices) - 5.0, max(prices) + 5.0))
+            warm["tol"] = tol
             x, p, f, marginal = _least_energy(s, cap, warm)
             if np.isfinite(warm.get("log_lam", np.inf)):
-                prices.append((v, warm["log_lam"]))
+                solves.append((v, {k: warm[k] for k in _ROOTS if k in warm}))
             binding = np.ones(s.q.shape, bool) if s.cap is None else t < s.cap
-            memo[t] = (x, p, f), -float(np.sum(marginal[binding]))
+            memo[t] = (x, p, f), -float(np.sum(marginal[binding])), tol
         return memo[t]
 
+    last = []  # |gap| of the last point with a value
+
     def gap(v):  # log w - log M at T = T_min + e^v (M = 0 on E*'s plateau: None)
-        m = at(t_min + np.exp(v))[1]
-        return np.log(w) - np.log(m) if m > 0 else None
+        # inexact Newton: far from the root the price is solved loosely (its error is O(tol) in the gap,
+        # under the next gap's size for a superlinear outer iteration); near it, or without a value, exactly
+        loose = _EXACT if not last else min(_TOL_SCALE * last[-1] ** 2, _TOL_MAX)
+        for tol in (loose, _EXACT) if loose > _EXACT else (loose,):
+            m = at(t_min + np.exp(v), tol)[1]
+            g = np.log(w) - np.log(m) if m > 0 else None
+            if g is not None and abs(g) > _TRUST * tol:
+                break
+        if g is not None:
+            last.append(abs(g))
+        return g
 
     v_floor = np.log(1e-10 * t_min)  # at T_min exactly the band is used up at full power: the boundary
     if s.tdma and s.pmax is None:  # fixed-power TDMA: the energy does not depend on T
         return at(t_min + np.exp(v_floor))[0]
-    return at(t_min + np.exp(_increasing_root(gap, np.log(t_min), v_floor)))[0]
+    return at(t_min + np.exp(_increasing_root(gap, np.log(t_min), v_floor)))[0]  # (exact)
+
+
+# energy_time's inner solves: the band price's last Newton step (in log) under tol ends them (_EXACT: only
+# their own criteria, |log(sum b / total)| <= 1e-14 or a step at rounding); see gap
+_EXACT, _TOL_SCALE, _TOL_MAX, _TRUST = 0.0, 1e-3, 1e-6, 1e3
+_ROOTS = ("log_lam", "y", "z", "u")  # the band price, upload_time.py's y, least_band's z, power.py's u
+
+
+def _between(w1: dict, w2: dict, frac: float) -> dict:
+    """The warm roots at frac of the way from the solve w1 to the solve w2 (linear; z and u, positive, in
+    log); y's price moves from here (y_lam)."""
+    out = {}
+    for k in _ROOTS:
+        if k in w1 and k in w2:
+            if k in ("z", "u"):
+                out[k] = np.exp(np.log(w1[k]) + (np.log(w2[k]) - np.log(w1[k])) * frac)
+            else:
+                out[k] = w1[k] + (w2[k] - w1[k]) * frac
+    if "y" in out:
+        out["y_lam"] = out["log_lam"]
+    return out
 
 
 def _increasing_root(f, v, v_floor):

@@ -32,7 +32,7 @@ from wirelora.allocation import closed_form as cf
 from wirelora.allocation.power import u_of_log_s
 from wirelora.errors import InfeasibleError
 
-__all__ = ["least_energy_fdma", "least_band"]
+__all__ = ["least_energy_fdma", "least_band", "least_band_from"]
 
 _LN2 = np.log(2.0)
 
@@ -163,9 +163,9 @@ def least_energy_fdma(q, a, total, t_max, *, k3=None, tau=None, p=None, g=None, 
         if abs(excess) <= 1e-14:
             break
         lo, hi = (log_lam, hi) if excess > 0 else (lo, log_lam)
-        # short of the band (excess < 0), the Newton step on 1 - total / sum b: sum b is convex in
-        # log lambda (entries leave their clips as the price falls), so the plain step overshoots there
-        step = -float(np.expm1(min(excess, 0.0)) + max(excess, 0.0)) / slope_s if slope_s < 0 else np.inf
+        step = -excess / slope_s if slope_s < 0 else np.inf
+        if abs(step) <= warm.get("tol", 0.0):  # energy_time's early steps: the price to within tol
+            break
         nxt = log_lam + float(np.clip(step, -10.0, 10.0))
         if not lo < nxt < hi:
             nxt = 0.5 * (lo + hi) if np.isfinite(lo + hi) else log_lam + np.copysign(10.0, excess)
@@ -177,23 +177,9 @@ def least_energy_fdma(q, a, total, t_max, *, k3=None, tau=None, p=None, g=None, 
 
 
 def least_band(q, a, total, t, warm):
-    """The least band carrying q / t at full power (min_bandwidth_hz), by Newton on log1p(z) = k z (z = a / b,
-    k = q ln2 / (a t)) from the last call's root in warm["z"] where there is one (nearby caps: a few steps,
-    no Lambert W). InfeasibleError if the sum is over the total."""
-    k = q * _LN2 / (a * t)
-    z = warm.get("z")
-    if z is not None and z.shape == q.shape and np.all((k < 1.0) & (1.0 / (1.0 + z) < k)):
-        # right of h's maximum (h = log1p(z) - k z concave): Newton descends to the root monotonically
-        for _ in range(30):
-            step = (np.log1p(z) - k * z) / (1.0 / (1.0 + z) - k)
-            z = np.maximum(z - step, 0.5 * z)
-            if not np.any(np.abs(step) > 1e-15 * z):
-                break
-        else:
-            z = None
-    else:
-        z = None
-    b = cf.min_bandwidth_hz(q / t, a) if z is None else a / z
+    """The least band carrying q / t at full power (min_bandwidth_hz), from the last call's root in warm["z"]
+    where there is one (least_band_from). InfeasibleError if the sum is over the total."""
+    b = least_band_from(q, a, t, warm.get("z"))
     if not np.all(np.isfinite(b)) or np.sum(b) > total:
         raise InfeasibleError(
             f"latency_cap_s: the caps need {float(np.sum(b)):.6g} Hz at full power (and the fastest CPU) "
@@ -201,6 +187,22 @@ def least_band(q, a, total, t, warm):
         )
     warm["z"] = a / b
     return b
+
+
+def least_band_from(q, a, t, z_start=None):
+    """min_bandwidth_hz(q / t, a) (inf where q / t is at or over the rate ceiling), by Newton on
+    log1p(z) = k z (z = a / b, k = q ln2 / (a t)) from z_start, a nearby root (nearby caps: a few steps, no
+    Lambert W), where every entry starts right of h's maximum; else the Lambert W form."""
+    k = q * _LN2 / (a * t)
+    z = z_start
+    if z is not None and z.shape == q.shape and np.all((k < 1.0) & (1.0 / (1.0 + z) < k) & np.isfinite(z)):
+        # right of h's maximum (h = log1p(z) - k z concave): Newton descends to the root monotonically
+        for _ in range(30):
+            step = (np.log1p(z) - k * z) / (1.0 / (1.0 + z) - k)
+            z = np.maximum(z - step, 0.5 * z)
+            if np.all(np.abs(step) <= 1e-15 * z):
+                return a / z
+    return cf.min_bandwidth_hz(q / t, a)
 
 
 class _Slope(NamedTuple):
