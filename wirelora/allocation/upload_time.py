@@ -105,9 +105,22 @@ def least_energy_fdma(q, a, total, t_max, *, k3=None, tau=None, p=None, g=None, 
     y_hi = np.log(a / b_hi)
     eps = np.finfo(float).eps
 
-    def solve_t(log_lam):
-        """(t, b, d log sum b / d log lambda) for the band price e^log_lam."""
+    hi_ref: list = []  # at a fixed power: the slope at y_hi and its price (only the price term moves)
+
+    def slope_hi(log_lam):
+        if hi_ref:  # d = A + B, size = A - B with B = lambda d b_lo / dt
+            s0, lam0 = hi_ref
+            fixed, band = 0.5 * (s0.d + s0.size), 0.5 * (s0.d - s0.size) * np.exp(log_lam - lam0)
+            return s0._replace(d=fixed + band, size=fixed - band)
         s_hi = warm["s_hi"] = slope(y_hi, log_lam, warm.get("s_hi"))
+        if p is not None:
+            hi_ref.extend((s_hi, log_lam))
+        return s_hi
+
+    def solve_t(log_lam, newton_steps):
+        """(t, b, d log sum b / d log lambda, converged) for the band price e^log_lam after at most
+        newton_steps of y's Newton (converged: y's roots found; else the values at y's last step)."""
+        s_hi = slope_hi(log_lam)
         at_max = s_hi.d <= 0  # the fastest CPU: upload as long as possible (no search)
         # (an entry whose slope is >= 0 down to y_lo, the rate ceiling, ends there by bisection)
         lo, hi = y_lo.copy(), y_hi.copy()
@@ -121,7 +134,7 @@ def least_energy_fdma(q, a, total, t_max, *, k3=None, tau=None, p=None, g=None, 
         done, s = at_max, warm.get("s", s_hi)
         # safeguarded Newton in y on G = log((size + d) / (size - d)) (the sign of d, nearly linear in y): a
         # step leaving the bracket [lo, hi] (d(lo) < 0 < d(hi)) bisects it
-        for _ in range(200):
+        for _ in range(newton_steps):
             s, y_eval = slope(y, log_lam, s), y
             neg = s.d < 0
             lo, hi = np.where(~done & neg, y, lo), np.where(~done & ~neg, y, hi)
@@ -150,28 +163,33 @@ def least_energy_fdma(q, a, total, t_max, *, k3=None, tau=None, p=None, g=None, 
         # rounding
         b = np.where(at_max, s_hi.b, s.b * np.exp(b_y * (y - y_eval)))
         dphi_dtau = np.where(at_max, s_hi.d, 0.0) - _computation(t)[0]
-        return t, b, float(np.sum(b * dlog_b) / np.sum(b)), dphi_dtau
+        return t, b, float(np.sum(b * dlog_b) / np.sum(b)), dphi_dtau, bool(np.all(done))
 
     # safeguarded Newton on S = log(sum b / total) in log lambda (decreasing, nearly linear): S within 1e-14
-    # of 0 (quadratic convergence) or a step at rounding ends it
+    # of 0 (quadratic convergence) or a step at rounding ends it. While the price moves by over 1e-6 (at
+    # most 12 times), one Newton step of y per price: a Newton step of the whole KKT system (y's roots and
+    # the price, d y / d lambda by the implicit function theorem); then y's roots at each price, whose
+    # values alone bracket the price.
     # J per Hz, the order of the band price (or the last solve's price)
     log_lam = warm.get("log_lam", np.log(float(np.sum(pw * t_max) / total)))
     lo, hi = -np.inf, np.inf
+    joint = 12
     for _ in range(300):
-        t, b, slope_s, dphi_dtau = solve_t(log_lam)
+        t, b, slope_s, dphi_dtau, converged = solve_t(log_lam, 1 if joint else 200)
         excess = np.log(np.sum(b) / total)
-        if abs(excess) <= 1e-14:
-            break
-        lo, hi = (log_lam, hi) if excess > 0 else (lo, log_lam)
         step = -excess / slope_s if slope_s < 0 else np.inf
-        if abs(step) <= warm.get("tol", 0.0):  # energy_time's early steps: the price to within tol
-            break
+        if converged:
+            if abs(excess) <= 1e-14 or abs(step) <= warm.get("tol", 0.0):  # (energy_time: a looser tol)
+                break
+            lo, hi = (log_lam, hi) if excess > 0 else (lo, log_lam)
         nxt = log_lam + float(np.clip(step, -10.0, 10.0))
         if not lo < nxt < hi:
             nxt = 0.5 * (lo + hi) if np.isfinite(lo + hi) else log_lam + np.copysign(10.0, excess)
-        if abs(nxt - log_lam) <= 1e-13 * max(abs(log_lam), 1.0) or not -745.0 < nxt < 710.0:
+        if not converged:
+            joint = 0 if abs(nxt - log_lam) <= 1e-6 * max(abs(log_lam), 1.0) else joint - 1
+        elif abs(nxt - log_lam) <= 1e-13 * max(abs(log_lam), 1.0) or not -745.0 < nxt < 710.0:
             break
-        log_lam = nxt
+        log_lam = float(np.clip(nxt, -745.0, 710.0))
     warm["log_lam"] = log_lam
     return b * (total / np.sum(b)), t, dphi_dtau
 
