@@ -150,6 +150,7 @@ def _energy_time(req: AllocationProblem, s: _Used):
         # inexact Newton: far from the root the price is solved loosely (its error is O(tol) in the gap,
         # under the next gap's size for a superlinear outer iteration); near it, or without a value, exactly
         loose = _EXACT if not last else min(_TOL_SCALE * last[-1] ** 2, _TOL_MAX)
+        loose = _EXACT if loose < 1e-13 else loose  # (below the price's own rounding criterion)
         for tol in (loose, _EXACT) if loose > _EXACT else (loose,):
             m = at(t_min + np.exp(v), tol)[1]
             g = np.log(w) - np.log(m) if m > 0 else None
@@ -219,6 +220,8 @@ def _increasing_root(f, v, v_floor):
             nxt = v - float(np.clip(fv, -5.0, 5.0))  # slope 1 (a power law in T - T_min), at most 5
         else:
             nxt = v - fv * (v - prev[0]) / (fv - prev[1])
+            if abs(nxt - v) <= 1e-13 * max(abs(v), 1.0):  # the next step at rounding: v is the root
+                return v
         if fv is not None:
             prev = (v, fv)
         if not lo < nxt < hi:  # bisect (doubling T - T_min up, halving it down, while unbounded)

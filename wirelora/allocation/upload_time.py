@@ -118,12 +118,13 @@ def least_energy_fdma(q, a, total, t_max, *, k3=None, tau=None, p=None, g=None, 
         return s_hi
 
     def solve_t(log_lam, newton_steps):
-        """(t, b, d log sum b / d log lambda, converged) for the band price e^log_lam after at most
-        newton_steps of y's Newton (converged: y's roots found; else the values at y's last step)."""
+        """(b, d log sum b / d log lambda, converged) for the band price e^log_lam after at most
+        newton_steps of y's Newton (converged: y's roots found; else the values at y's last step); y and
+        the entries held at t_max go to warm."""
         s_hi = slope_hi(log_lam)
         at_max = s_hi.d <= 0  # the fastest CPU: upload as long as possible (no search)
         # (an entry whose slope is >= 0 down to y_lo, the rate ceiling, ends there by bisection)
-        lo, hi = y_lo.copy(), y_hi.copy()
+        lo, hi = y_lo, y_hi
         if "y" in warm:  # the last roots, moved to first order in the price
             y = np.clip(warm["y"] + warm["dy"] * (log_lam - warm["y_lam"]), y_lo, y_hi)
         else:  # cold: a Newton step from y_hi, whose slope is at hand (the roots lie near it), else bisect
@@ -152,7 +153,6 @@ def least_energy_fdma(q, a, total, t_max, *, k3=None, tau=None, p=None, g=None, 
             done = done | zero | tight | small
             if np.all(done):
                 break
-        t = np.where(at_max, t_max, c * np.exp(y) / (a * np.log1p(np.exp(y))))
         # d log b / d log lambda: -r at a fixed t (the ends), else through y (implicit function theorem)
         r = np.where(at_max, s_hi.r, s.r) if p is None else np.zeros_like(y)
         b_y = np.where(r > 0, -(1.0 - r) * s.ty_over_t, -1.0)  # d log b / dy
@@ -162,8 +162,8 @@ def least_energy_fdma(q, a, total, t_max, *, k3=None, tau=None, p=None, g=None, 
         # the band at the last Newton step's end (under 1e-8 from the last slope): first order is exact to
         # rounding
         b = np.where(at_max, s_hi.b, s.b * np.exp(b_y * (y - y_eval)))
-        dphi_dtau = np.where(at_max, s_hi.d, 0.0) - _computation(t)[0]
-        return t, b, float(np.sum(b * dlog_b) / np.sum(b)), dphi_dtau, bool(np.all(done))
+        warm["at_max"] = at_max, s_hi.d
+        return b, float(np.sum(b * dlog_b) / np.sum(b)), bool(np.all(done))
 
     # safeguarded Newton on S = log(sum b / total) in log lambda (decreasing, nearly linear): S within 1e-14
     # of 0 (quadratic convergence) or a step at rounding ends it. While the price moves by over 1e-6 (at
@@ -175,7 +175,7 @@ def least_energy_fdma(q, a, total, t_max, *, k3=None, tau=None, p=None, g=None, 
     lo, hi = -np.inf, np.inf
     joint = 12
     for _ in range(300):
-        t, b, slope_s, dphi_dtau, converged = solve_t(log_lam, 1 if joint else 200)
+        b, slope_s, converged = solve_t(log_lam, 1 if joint else 200)
         excess = np.log(np.sum(b) / total)
         step = -excess / slope_s if slope_s < 0 else np.inf
         if converged:
@@ -191,6 +191,10 @@ def least_energy_fdma(q, a, total, t_max, *, k3=None, tau=None, p=None, g=None, 
             break
         log_lam = float(np.clip(nxt, -745.0, 710.0))
     warm["log_lam"] = log_lam
+    at_max, d_hi = warm["at_max"]
+    y = warm["y"]
+    t = np.where(at_max, t_max, c * np.exp(y) / (a * np.log1p(np.exp(y))))
+    dphi_dtau = np.where(at_max, d_hi, 0.0) - _computation(t)[0]
     return b * (total / np.sum(b)), t, dphi_dtau
 
 
