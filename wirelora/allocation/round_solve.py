@@ -150,7 +150,7 @@ def _energy_time(req: AllocationProblem, s: _Used):
         # inexact Newton: far from the root the price is solved loosely (its error is O(tol) in the gap,
         # under the next gap's size for a superlinear outer iteration); near it, or without a value, exactly
         loose = _EXACT if not last else min(_TOL_SCALE * last[-1] ** 2, _TOL_MAX)
-        loose = _EXACT if loose < 1e-13 else loose  # (below the price's own rounding criterion)
+        loose = _EXACT if loose < 1e-10 else loose  # (then the answer's exact solve costs no more)
         for tol in (loose, _EXACT) if loose > _EXACT else (loose,):
             m = at(t_min + np.exp(v), tol)[1]
             g = np.log(w) - np.log(m) if m > 0 else None
@@ -168,7 +168,7 @@ def _energy_time(req: AllocationProblem, s: _Used):
 
 # energy_time's inner solves: the band price's last Newton step (in log) under tol ends them (_EXACT: only
 # their own criteria, |log(sum b / total)| <= 1e-14 or a step at rounding); see gap
-_EXACT, _TOL_SCALE, _TOL_MAX, _TRUST = 0.0, 1e-3, 1e-6, 1e3
+_EXACT, _TOL_SCALE, _TOL_MAX, _TRUST = 0.0, 1e-4, 1e-6, 1e2
 _ROOTS = ("log_lam", "y", "z", "u")  # the band price, upload_time.py's y, least_band's z, power.py's u
 
 
