@@ -111,11 +111,13 @@ def _fdma_finish_time(q, a, total, offset, cap, t_floor: float, t_hi: float):
         small = abs(np.exp(nxt) - np.exp(v)) <= 2.0 * np.finfo(float).eps * (t_floor + np.exp(v))
         v = nxt
         h, dh, b_v = at(v)
+        if small and b_v is not None:  # v is the root to rounding (either side: Newton from the left rises
+            return t_floor + float(np.exp(v)), b_v  # to it while hi stays where it overshot)
         if h > 0:
             lo = v
         else:
             hi, b = v, b_v
-        if small or h == 0.0:
+        if h == 0.0:
             break
     return t_floor + float(np.exp(hi)), b
 
