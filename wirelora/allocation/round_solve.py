@@ -3,7 +3,7 @@ variables, computation before the upload, TDMA, and the energy + time objective.
 
 Full power and the fastest CPU are optimal for min-max and weighted latency (both only shorten the uploads and
 the computation); energy trades them against time. energy_time minimises E*(T) + w T over the round latency
-T, with E*(T) the least energy under the cap T (convex and decreasing in T): the root of dJ/dT (Brent).
+T, with E*(T) the least energy under the cap T (convex and decreasing in T): the root of dJ/dT (secant).
 """
 
 from __future__ import annotations
@@ -114,8 +114,9 @@ def solve_round(req: AllocationProblem, t0: float) -> Allocation:
 def _energy_time(req: AllocationProblem, s: _Used):
     """(x, p, f) minimising J(T) = E*(T) + w T over the round latency T >= T_min: J is convex, so T* is the
     root of dJ/dT = w - M(T), M = -sum of d E* / d cap over the entries whose cap is T (envelope theorem;
-    decreasing from inf at T_min to 0 where E* flattens). Brent's method on log w - log M over
-    log(T - T_min), where it is nearly linear, in a doubling bracket."""
+    decreasing from inf at T_min to 0 where E* flattens). Secant steps on log w - log M over log(T - T_min),
+    where it is nearly linear, in a doubling bracket (_increasing_root), each inner solve warm-started from
+    the nearby ones and solved loosely far from the root (gap)."""
     # (FDMA: the Newton of compute.py, also without computation or caps)
     t_min = _minmax(s, s.cap)[0] if s.tdma else compute.fdma_minmax(s.q, s.a, s.total, s.c, s.cap)[0]
     w = req.round.time_weight
@@ -189,8 +190,9 @@ def _between(w1: dict, w2: dict, frac: float) -> dict:
 
 def _increasing_root(f, v, v_floor):
     """The root of an increasing, nearly linear f (None: above the root, f's value unknown) in v >= v_floor
-    (v_floor if f(v_floor) >= 0): secant steps (the first of slope 1), bisection where a step leaves the
-    bracket or an end is None; |f| <= 1e-13 or a bracket under 1e-13 ends it."""
+    (v_floor if f(v_floor) >= 0): secant steps (the first through a probe 1e-3 away, else of slope 1),
+    bisection where a step leaves the bracket or an end is None; |f| <= 1e-13, a bracket or a secant step
+    under 1e-13 (relative) ends it."""
     lo, hi = -np.inf, np.inf  # f(lo) < 0 <= f(hi)
     prev = None  # (v, f(v)) of the last point with a value
     probe = 1e-3  # the first point with a value gets its slope from a point this close towards the root
