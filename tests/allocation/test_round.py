@@ -402,3 +402,18 @@ def test_cpu_caps_needing_more_band_than_there_is_are_infeasible(rng):
                 kappa=1e-28,
                 **kw,
             )
+
+
+def test_minmax_with_computation_on_the_yang_cell_matches_bisection():
+    # the bundled cell's 10 users with offsets up to T*: the Newton on the band overshoots below the root
+    # first and must return where it converges, not its first upper end
+    import dataclasses
+
+    from wirelora.allocation.scenario import build_problem, load_scenario
+
+    prob = build_problem(dataclasses.replace(load_scenario("yang"), num_users=10, seed=0))
+    q, a, total = prob.payload_bits, prob.link_snr_hz, prob.total_bandwidth_hz
+    c = np.linspace(0.0, allocate(q, a, total).round_latency_s, q.size)
+    alloc = allocate(q, a, total, compute_time_s=c)
+    assert alloc.round_latency_s == pytest.approx(_bisect_finish(q, a, c, total), rel=1e-10)
+    np.testing.assert_allclose(alloc.compute_time_s + alloc.link_latency_s, alloc.round_latency_s, rtol=1e-9)

@@ -27,7 +27,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from wirelora.allocation import closed_form as cf
-from wirelora.allocation.upload_time import least_energy_fdma
+from wirelora.allocation.upload_time import least_band_from, least_energy_fdma
 from wirelora.errors import InfeasibleError
 
 __all__ = ["common_finish_time", "fdma_minmax", "least_energy_with_cpu"]
@@ -61,16 +61,6 @@ def common_finish_time(need, t_floor: float, t_hi: float, target: float) -> floa
 def fdma_minmax(q, a, total, offset, cap=None):
     """(T*, b) of the min-max round with computation offsets (and caps on computation + upload)."""
     floor = offset + q * _LN2 / a
-
-    def taus(t):
-        return (t if cap is None else np.minimum(t, cap)) - offset
-
-    def need(t):
-        tau = taus(t)
-        if np.any(tau * a <= q * _LN2):
-            return np.inf
-        return float(np.sum(cf.min_bandwidth_hz(q / tau, a)))
-
     if cap is not None:
         bad = cap <= floor
         if np.any(bad):
@@ -81,9 +71,55 @@ def fdma_minmax(q, a, total, offset, cap=None):
             )
     t_eq = float(np.max(offset + q / cf.shannon_rate_bps(total / q.size, a)))
     t_hi = t_eq if cap is None else max(t_eq, float(np.max(cap)))
-    t_star = common_finish_time(need, float(np.max(floor)), t_hi, total)
-    b = cf.min_bandwidth_hz(q / taus(t_star), a)
+    t_star, b = _fdma_finish_time(q, a, total, offset, cap, float(np.max(floor)), t_hi)
     return t_star, b * (total / np.sum(b))
+
+
+def _fdma_finish_time(q, a, total, offset, cap, t_floor: float, t_hi: float):
+    """(T, b) with T in (t_floor, t_hi] the root of need(T) = sum_k b_min(q_k / tau_k(T)) = total and b the
+    bands at T: a safeguarded Newton on log(need / total) in v = log(T - t_floor) (decreasing, nearly linear),
+    d need / dT = sum over the entries whose cap is T of -(q ln2 / tau^2) / phi'(b / a), the bands by
+    Newton from the last iterate's (least_band_from: no Lambert W after the first). A step under 2 eps T
+    ends it."""
+    c = q * _LN2
+    z = None
+
+    def at(v):
+        nonlocal z
+        t = t_floor + np.exp(v)
+        binding = np.ones(q.shape, bool) if cap is None else t < cap
+        tau = (t if cap is None else np.minimum(t, cap)) - offset
+        if np.any(tau * a <= c):
+            return np.inf, 0.0, None
+        b = least_band_from(q, a, tau, z)
+        z = a / b
+        need = float(np.sum(b))
+        db_dt = np.where(binding, -(c / tau**2) / cf._dphi(b / a), 0.0)
+        return float(np.log(need / total)), float(np.exp(v) * np.sum(db_dt) / need), b
+
+    v_hi = float(np.log(t_hi - t_floor))
+    h, dh, b = at(v_hi)
+    if h > 0:
+        raise InfeasibleError(
+            f"latency_cap_s: meeting every cap needs {total * np.exp(h):.6g} of {total:.6g} Hz (the band)"
+        )
+    lo, hi, v = -np.inf, v_hi, v_hi  # h(lo) > 0 >= h(hi); b at hi
+    for _ in range(200):
+        nxt = v - h / dh if dh < 0 and np.isfinite(h) else np.nan
+        if not lo < nxt < hi:  # bisect (shrinking T - t_floor by e^-2 while unbounded below)
+            nxt = 0.5 * (lo + hi) if np.isfinite(lo) else hi - 2.0
+        small = abs(np.exp(nxt) - np.exp(v)) <= 2.0 * np.finfo(float).eps * (t_floor + np.exp(v))
+        v = nxt
+        h, dh, b_v = at(v)
+        if small and b_v is not None:  # v is the root to rounding (either side: Newton from the left rises
+            return t_floor + float(np.exp(v)), b_v  # to it while hi stays where it overshot)
+        if h > 0:
+            lo = v
+        else:
+            hi, b = v, b_v
+        if h == 0.0:
+            break
+    return t_floor + float(np.exp(hi)), b
 
 
 def least_energy_with_cpu(q, a, total, tau, cycles, kappa, cpu_max, *, p=None, g=None, warm=None):

@@ -114,6 +114,8 @@ def least_energy_bandwidth(q, g, tau, total, b_lo, b_lo_slope, warm=None):
             break
         lo, hi = (log_lam, hi) if excess > 0 else (lo, log_lam)
         step = -excess / slope if slope < 0 else np.copysign(np.inf, excess)
+        if abs(step) <= warm.get("tol", 0.0):  # energy_time's early steps: the price to within tol
+            break
         nxt = log_lam + float(np.clip(step, -10.0, 10.0))
         if not lo < nxt < hi:
             nxt = 0.5 * (lo + hi) if np.isfinite(hi) else log_lam + 10.0

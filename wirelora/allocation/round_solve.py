@@ -3,7 +3,7 @@ variables, computation before the upload, TDMA, and the energy + time objective.
 
 Full power and the fastest CPU are optimal for min-max and weighted latency (both only shorten the uploads and
 the computation); energy trades them against time. energy_time minimises E*(T) + w T over the round latency
-T, with E*(T) the least energy under the cap T (convex and decreasing in T): the root of dJ/dT (Brent).
+T, with E*(T) the least energy under the cap T (convex and decreasing in T): the root of dJ/dT (secant).
 """
 
 from __future__ import annotations
@@ -114,61 +114,116 @@ def solve_round(req: AllocationProblem, t0: float) -> Allocation:
 def _energy_time(req: AllocationProblem, s: _Used):
     """(x, p, f) minimising J(T) = E*(T) + w T over the round latency T >= T_min: J is convex, so T* is the
     root of dJ/dT = w - M(T), M = -sum of d E* / d cap over the entries whose cap is T (envelope theorem;
-    decreasing from inf at T_min to 0 where E* flattens). Brent's method on log w - log M over
-    log(T - T_min), where it is nearly linear, in a doubling bracket."""
-    t_min, _ = _minmax(s, s.cap)
+    decreasing from inf at T_min to 0 where E* flattens). Secant steps on log w - log M over log(T - T_min),
+    where it is nearly linear, in a doubling bracket (_increasing_root), each inner solve warm-started from
+    the nearby ones and solved loosely far from the root (gap)."""
+    # (FDMA: the Newton of compute.py, also without computation or caps)
+    t_min = _minmax(s, s.cap)[0] if s.tdma else compute.fdma_minmax(s.q, s.a, s.total, s.c, s.cap)[0]
     w = req.round.time_weight
     warm: dict = {}
     memo: dict = {}
 
-    prices: list = []  # (log(T - T_min), log band price) of the solves so far
+    # (log(T - T_min), the band price and the inner roots) of the solves so far: the next solve starts from
+    # their values at its v, linear (the positive roots: in log) through the two nearest solves
+    solves: list = []
 
-    def at(t):
-        if t not in memo:
+    def at(t, tol=_EXACT):
+        """((x, p, f), M) at T = t, the inner band price solved to |log(sum b / total)| <= tol."""
+        if t not in memo or memo[t][2] > tol:
             cap = np.full_like(s.q, t) if s.cap is None else np.minimum(s.cap, t)
             v = np.log(t - t_min)
-            if len(prices) >= 2:  # the price at v, linear through the two nearest solves
-                (v1, l1), (v2, l2) = sorted(prices, key=lambda e: abs(e[0] - v))[:2]
-                warm["log_lam"] = l1 + (l2 - l1) * (v - v1) / (v2 - v1) if v1 != v2 else l1
+            if len(solves) >= 2:
+                (v1, w1), (v2, w2) = sorted(solves, key=lambda e: abs(e[0] - v))[:2]
+                warm.update(_between(w1, w2, 0.0 if v1 == v2 else (v - v1) / (v2 - v1)))
+                prices = [e[1]["log_lam"] for e in solves]  # an extrapolation stays near the solves' prices
+                warm["log_lam"] = float(np.clip(warm["log_lam"], min(prices) - 5.0, max(prices) + 5.0))
+            warm["tol"] = tol
             x, p, f, marginal = _least_energy(s, cap, warm)
             if np.isfinite(warm.get("log_lam", np.inf)):
-                prices.append((v, warm["log_lam"]))
+                solves.append((v, {k: warm[k] for k in _ROOTS if k in warm}))
             binding = np.ones(s.q.shape, bool) if s.cap is None else t < s.cap
-            memo[t] = (x, p, f), -float(np.sum(marginal[binding]))
+            memo[t] = (x, p, f), -float(np.sum(marginal[binding])), tol
         return memo[t]
 
+    last = []  # |gap| of the last point with a value
+
     def gap(v):  # log w - log M at T = T_min + e^v (M = 0 on E*'s plateau: None)
-        m = at(t_min + np.exp(v))[1]
-        return np.log(w) - np.log(m) if m > 0 else None
+        # inexact Newton: far from the root the price is solved loosely (its error is O(tol) in the gap,
+        # under the next gap's size for a superlinear outer iteration); near it, or without a value, exactly
+        loose = _EXACT if not last else min(_TOL_SCALE * last[-1] ** 2, _TOL_MAX)
+        loose = _EXACT if loose < 1e-10 else loose  # (then the answer's exact solve costs no more)
+        for tol in (loose, _EXACT) if loose > _EXACT else (loose,):
+            m = at(t_min + np.exp(v), tol)[1]
+            g = np.log(w) - np.log(m) if m > 0 else None
+            if g is not None and abs(g) > _TRUST * tol:
+                break
+        if g is not None:
+            last.append(abs(g))
+        return g
 
     v_floor = np.log(1e-10 * t_min)  # at T_min exactly the band is used up at full power: the boundary
     if s.tdma and s.pmax is None:  # fixed-power TDMA: the energy does not depend on T
         return at(t_min + np.exp(v_floor))[0]
-    return at(t_min + np.exp(_increasing_root(gap, np.log(t_min), v_floor)))[0]
+    return at(t_min + np.exp(_increasing_root(gap, np.log(t_min), v_floor)))[0]  # (exact)
+
+
+# energy_time's inner solves: the band price's last Newton step (in log) under tol ends them (_EXACT: only
+# their own criteria, |log(sum b / total)| <= 1e-14 or a step at rounding); see gap
+_EXACT, _TOL_SCALE, _TOL_MAX, _TRUST = 0.0, 1e-4, 1e-6, 1e2
+_ROOTS = ("log_lam", "y", "z", "u")  # the band price, upload_time.py's y, least_band's z, power.py's u
+
+
+def _between(w1: dict, w2: dict, frac: float) -> dict:
+    """The warm roots at frac of the way from the solve w1 to the solve w2 (linear; z and u, positive, in
+    log); y's price moves from here (y_lam)."""
+    out = {}
+    for k in _ROOTS:
+        if k in w1 and k in w2:
+            if k in ("z", "u"):
+                out[k] = np.exp(np.log(w1[k]) + (np.log(w2[k]) - np.log(w1[k])) * frac)
+            else:
+                out[k] = w1[k] + (w2[k] - w1[k]) * frac
+    if "y" in out:
+        out["y_lam"] = out["log_lam"]
+    return out
 
 
 def _increasing_root(f, v, v_floor):
     """The root of an increasing, nearly linear f (None: above the root, f's value unknown) in v >= v_floor
-    (v_floor if f(v_floor) >= 0): secant steps (the first of slope 1), bisection where a step leaves the
-    bracket or an end is None; |f| <= 1e-13 or a bracket under 1e-13 ends it."""
+    (v_floor if f(v_floor) >= 0): secant steps (the first through a probe 1e-3 away, else of slope 1),
+    bisection where a step leaves the bracket or an end is None; |f| <= 1e-13, a bracket or a secant step
+    under 1e-13 (relative) ends it."""
     lo, hi = -np.inf, np.inf  # f(lo) < 0 <= f(hi)
     prev = None  # (v, f(v)) of the last point with a value
+    probe = 1e-3  # the first point with a value gets its slope from a point this close towards the root
+
+    def bracket(v, fv):
+        return (lo, v) if fv is None or fv > 0 else (v, hi)
+
     for _ in range(200):
         fv = f(v)
         if fv is not None and abs(fv) <= 1e-13:
             return v
-        if fv is None or fv > 0:
-            hi = v
-        else:
-            lo = v
+        lo, hi = bracket(v, fv)
         if hi - lo <= 1e-13 * max(abs(v), 1.0):
             return hi
+        if fv is not None and prev is None and v - probe > v_floor:
+            # a nearby (cheap, warm-started) solve gives the slope: a far first step costs more
+            vp = v - probe if fv > 0 else v + probe
+            fp = f(vp)
+            if fp is not None and abs(fp) <= 1e-13:
+                return vp
+            lo, hi = bracket(vp, fp)
+            if fp is not None and fp != fv:
+                prev = (vp, fp)
         if fv is None:
             nxt = np.nan
         elif prev is None or prev[0] == v:
             nxt = v - float(np.clip(fv, -5.0, 5.0))  # slope 1 (a power law in T - T_min), at most 5
         else:
             nxt = v - fv * (v - prev[0]) / (fv - prev[1])
+            if abs(nxt - v) <= 1e-13 * max(abs(v), 1.0):  # the next step at rounding: v is the root
+                return v
         if fv is not None:
             prev = (v, fv)
         if not lo < nxt < hi:  # bisect (doubling T - T_min up, halving it down, while unbounded)

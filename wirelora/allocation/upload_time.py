@@ -32,7 +32,7 @@ from wirelora.allocation import closed_form as cf
 from wirelora.allocation.power import u_of_log_s
 from wirelora.errors import InfeasibleError
 
-__all__ = ["least_energy_fdma", "least_band"]
+__all__ = ["least_energy_fdma", "least_band", "least_band_from"]
 
 _LN2 = np.log(2.0)
 
@@ -105,20 +105,37 @@ def least_energy_fdma(q, a, total, t_max, *, k3=None, tau=None, p=None, g=None, 
     y_hi = np.log(a / b_hi)
     eps = np.finfo(float).eps
 
-    def solve_t(log_lam):
-        """(t, b, d log sum b / d log lambda) for the band price e^log_lam."""
+    hi_ref: list = []  # at a fixed power: the slope at y_hi and its price (only the price term moves)
+
+    def slope_hi(log_lam):
+        if hi_ref:  # d = A + B, size = A - B with B = lambda d b_lo / dt
+            s0, lam0 = hi_ref
+            fixed, band = 0.5 * (s0.d + s0.size), 0.5 * (s0.d - s0.size) * np.exp(log_lam - lam0)
+            return s0._replace(d=fixed + band, size=fixed - band)
         s_hi = warm["s_hi"] = slope(y_hi, log_lam, warm.get("s_hi"))
+        if p is not None:
+            hi_ref.extend((s_hi, log_lam))
+        return s_hi
+
+    def solve_t(log_lam, newton_steps):
+        """(b, d log sum b / d log lambda, converged) for the band price e^log_lam after at most
+        newton_steps of y's Newton (converged: y's roots found; else the values at y's last step); y and
+        the entries held at t_max go to warm."""
+        s_hi = slope_hi(log_lam)
         at_max = s_hi.d <= 0  # the fastest CPU: upload as long as possible (no search)
         # (an entry whose slope is >= 0 down to y_lo, the rate ceiling, ends there by bisection)
-        lo, hi = y_lo.copy(), y_hi.copy()
-        y = 0.5 * (lo + hi)
+        lo, hi = y_lo, y_hi
         if "y" in warm:  # the last roots, moved to first order in the price
             y = np.clip(warm["y"] + warm["dy"] * (log_lam - warm["y_lam"]), y_lo, y_hi)
+        else:  # cold: a Newton step from y_hi, whose slope is at hand (the roots lie near it), else bisect
+            with np.errstate(divide="ignore", invalid="ignore"):
+                y = y_hi - np.log1p(2.0 * s_hi.d / (s_hi.size - s_hi.d)) / s_hi.g_y
+            y = np.where((y > lo) & (y < hi), y, 0.5 * (lo + hi))
         y = np.where(at_max, y_hi, y)
         done, s = at_max, warm.get("s", s_hi)
         # safeguarded Newton in y on G = log((size + d) / (size - d)) (the sign of d, nearly linear in y): a
         # step leaving the bracket [lo, hi] (d(lo) < 0 < d(hi)) bisects it
-        for _ in range(200):
+        for _ in range(newton_steps):
             s, y_eval = slope(y, log_lam, s), y
             neg = s.d < 0
             lo, hi = np.where(~done & neg, y, lo), np.where(~done & ~neg, y, hi)
@@ -136,7 +153,6 @@ def least_energy_fdma(q, a, total, t_max, *, k3=None, tau=None, p=None, g=None, 
             done = done | zero | tight | small
             if np.all(done):
                 break
-        t = np.where(at_max, t_max, c * np.exp(y) / (a * np.log1p(np.exp(y))))
         # d log b / d log lambda: -r at a fixed t (the ends), else through y (implicit function theorem)
         r = np.where(at_max, s_hi.r, s.r) if p is None else np.zeros_like(y)
         b_y = np.where(r > 0, -(1.0 - r) * s.ty_over_t, -1.0)  # d log b / dy
@@ -146,49 +162,46 @@ def least_energy_fdma(q, a, total, t_max, *, k3=None, tau=None, p=None, g=None, 
         # the band at the last Newton step's end (under 1e-8 from the last slope): first order is exact to
         # rounding
         b = np.where(at_max, s_hi.b, s.b * np.exp(b_y * (y - y_eval)))
-        dphi_dtau = np.where(at_max, s_hi.d, 0.0) - _computation(t)[0]
-        return t, b, float(np.sum(b * dlog_b) / np.sum(b)), dphi_dtau
+        warm["at_max"] = at_max, s_hi.d
+        return b, float(np.sum(b * dlog_b) / np.sum(b)), bool(np.all(done))
 
     # safeguarded Newton on S = log(sum b / total) in log lambda (decreasing, nearly linear): S within 1e-14
-    # of 0 (quadratic convergence) or a step at rounding ends it
+    # of 0 (quadratic convergence) or a step at rounding ends it. While the price moves by over 1e-6 (at
+    # most 12 times), one Newton step of y per price: a Newton step of the whole KKT system (y's roots and
+    # the price, d y / d lambda by the implicit function theorem); then y's roots at each price, whose
+    # values alone bracket the price.
     # J per Hz, the order of the band price (or the last solve's price)
     log_lam = warm.get("log_lam", np.log(float(np.sum(pw * t_max) / total)))
     lo, hi = -np.inf, np.inf
+    joint = 12
     for _ in range(300):
-        t, b, slope_s, dphi_dtau = solve_t(log_lam)
+        b, slope_s, converged = solve_t(log_lam, 1 if joint else 200)
         excess = np.log(np.sum(b) / total)
-        if abs(excess) <= 1e-14:
-            break
-        lo, hi = (log_lam, hi) if excess > 0 else (lo, log_lam)
         step = -excess / slope_s if slope_s < 0 else np.inf
+        if converged:
+            if abs(excess) <= 1e-14 or abs(step) <= warm.get("tol", 0.0):  # (energy_time: a looser tol)
+                break
+            lo, hi = (log_lam, hi) if excess > 0 else (lo, log_lam)
         nxt = log_lam + float(np.clip(step, -10.0, 10.0))
         if not lo < nxt < hi:
             nxt = 0.5 * (lo + hi) if np.isfinite(lo + hi) else log_lam + np.copysign(10.0, excess)
-        if abs(nxt - log_lam) <= 1e-13 * max(abs(log_lam), 1.0) or not -745.0 < nxt < 710.0:
+        if not converged:
+            joint = 0 if abs(nxt - log_lam) <= 1e-6 * max(abs(log_lam), 1.0) else joint - 1
+        elif abs(nxt - log_lam) <= 1e-13 * max(abs(log_lam), 1.0) or not -745.0 < nxt < 710.0:
             break
-        log_lam = nxt
+        log_lam = float(np.clip(nxt, -745.0, 710.0))
     warm["log_lam"] = log_lam
+    at_max, d_hi = warm["at_max"]
+    y = warm["y"]
+    t = np.where(at_max, t_max, c * np.exp(y) / (a * np.log1p(np.exp(y))))
+    dphi_dtau = np.where(at_max, d_hi, 0.0) - _computation(t)[0]
     return b * (total / np.sum(b)), t, dphi_dtau
 
 
 def least_band(q, a, total, t, warm):
-    """The least band carrying q / t at full power (min_bandwidth_hz), by Newton on log1p(z) = k z (z = a / b,
-    k = q ln2 / (a t)) from the last call's root in warm["z"] where there is one (nearby caps: a few steps,
-    no Lambert W). InfeasibleError if the sum is over the total."""
-    k = q * _LN2 / (a * t)
-    z = warm.get("z")
-    if z is not None and z.shape == q.shape and np.all((k < 1.0) & (1.0 / (1.0 + z) < k)):
-        # right of h's maximum (h = log1p(z) - k z concave): Newton descends to the root monotonically
-        for _ in range(30):
-            step = (np.log1p(z) - k * z) / (1.0 / (1.0 + z) - k)
-            z = np.maximum(z - step, 0.5 * z)
-            if not np.any(np.abs(step) > 1e-15 * z):
-                break
-        else:
-            z = None
-    else:
-        z = None
-    b = cf.min_bandwidth_hz(q / t, a) if z is None else a / z
+    """The least band carrying q / t at full power (min_bandwidth_hz), from the last call's root in warm["z"]
+    where there is one (least_band_from). InfeasibleError if the sum is over the total."""
+    b = least_band_from(q, a, t, warm.get("z"))
     if not np.all(np.isfinite(b)) or np.sum(b) > total:
         raise InfeasibleError(
             f"latency_cap_s: the caps need {float(np.sum(b)):.6g} Hz at full power (and the fastest CPU) "
@@ -196,6 +209,22 @@ def least_band(q, a, total, t, warm):
         )
     warm["z"] = a / b
     return b
+
+
+def least_band_from(q, a, t, z_start=None):
+    """min_bandwidth_hz(q / t, a) (inf where q / t is at or over the rate ceiling), by Newton on
+    log1p(z) = k z (z = a / b, k = q ln2 / (a t)) from z_start, a nearby root (nearby caps: a few steps, no
+    Lambert W), where every entry starts right of h's maximum; else the Lambert W form."""
+    k = q * _LN2 / (a * t)
+    z = z_start
+    if z is not None and z.shape == q.shape and np.all((k < 1.0) & (1.0 / (1.0 + z) < k) & np.isfinite(z)):
+        # right of h's maximum (h = log1p(z) - k z concave): Newton descends to the root monotonically
+        for _ in range(30):
+            step = (np.log1p(z) - k * z) / (1.0 / (1.0 + z) - k)
+            z = np.maximum(z - step, 0.5 * z)
+            if np.all(np.abs(step) <= 1e-15 * z):
+                return a / z
+    return cf.min_bandwidth_hz(q / t, a)
 
 
 class _Slope(NamedTuple):
