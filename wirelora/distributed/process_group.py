@@ -17,6 +17,11 @@ A round, in every process:
   ``[rows, Σ out·S + moments + 1]`` float32, padded to the largest shard — after which every process holds
   every row; the gossip (B ← W(γ) B) is then the in-process contraction, done in each process.
   Bytes per process per round: (P − 1) · R_max · F · 4 received (and as many sent), F the packed width.
+* with ``distributed.exchange: p2p`` the rounds that need no row everywhere (*lean*: not a replicating round,
+  ``set_exchange``) replace the all_gather by send/recv: every rank sends rank 0 its trained blocks and
+  losses, and before each group's mix each rank gets only the rows its own rows mix with
+  (:mod:`wirelora.distributed.p2p`); a rank other than 0 then holds the others' rows stale, which its own
+  rows weigh by exactly 0;
 * rank 0 alone evaluates, records the History and writes the run directory and checkpoints; a resumed
   run's checkpoint is read by rank 0 and broadcast (only rank 0's machine needs the run directory).
 
@@ -24,10 +29,11 @@ Corrections run unchanged in every process on the replicated state: their probes
 devices, Fisher, influence, calibration steps) read the replicated rows and cost no bytes; the gossip
 payload they schedule is the same ``all_gather``.
 
-Faults: every collective runs under ``distributed.timeout_s``; each process also beats a counter in the
-rendezvous store (``wirelora/beat/<rank>``, every 0.25 s, from a thread). When a collective fails (a peer's
-connection closed, or the timeout passed), the process reads the counters twice and names the ranks whose
-beat stopped (rank 0 when the store itself, which rank 0 hosts, is gone) in a :class:`DistributedError`.
+Faults: every collective and every send/recv wait runs under ``distributed.timeout_s``; each process also
+beats a counter in the rendezvous store (``wirelora/beat/<rank>``, every 0.25 s, from a thread). When a
+collective or a send/recv fails (a peer's connection closed, or the timeout passed), the process reads the
+counters twice and names the ranks whose beat stopped (rank 0 when the store itself, which rank 0 hosts, is
+gone) in a :class:`DistributedError`.
 """
 
 from __future__ import annotations
