@@ -198,6 +198,46 @@ def test_p2p_exchange_sends_the_crossing_edges_rows_only():
     ]
 
 
+P2P_DEAD_PEER = """
+import os, sys, time, numpy as np, torch
+from wirelora.distributed.process_group import ProcessGroupBackend
+from wirelora.errors import DistributedError
+b = ProcessGroupBackend()
+b.set_timeout(float(sys.argv[1]))
+b.set_exchange("p2p")
+if b.rank == 0:
+    os._exit(0)  # dies before the round's sends
+b.round, b.lean_rows = 3, [[0, 1], [2, 3]]
+w = np.array([[.5, .5, 0, 0], [.5, .25, .25, 0], [0, .25, .25, .5], [0, 0, .5, .5]])
+t0 = time.monotonic()
+try:
+    b.exchange({"a": torch.zeros(4, 2, 3)}, w)
+except DistributedError as exc:
+    print(f"{time.monotonic() - t0:.2f} {exc}")
+"""
+
+
+def test_p2p_dead_peer_is_one_error_naming_rank_and_round():
+    """Rank 1 waits on rank 0's edge rows (gloo's recv blocks); rank 0 is dead: rank 1 stops within
+    distributed.timeout_s with the error naming rank 0 and the round."""
+    env = _env(WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_port()))
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", P2P_DEAD_PEER, str(TIMEOUT_S)],
+            env={**env, "RANK": str(rank)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for rank in range(2)
+    ]
+    out, err = procs[1].communicate(timeout=120)
+    procs[0].wait(timeout=30)
+    waited_s, message = out.strip().split(" ", 1)
+    assert float(waited_s) < TIMEOUT_S + 3, out
+    assert message.startswith("round 3: rank 0 stopped"), message
+
+
 def test_bad_exchange_is_one_line():
     from wirelora.config import ConfigError
     from wirelora.distributed.config import DistributedConfig
