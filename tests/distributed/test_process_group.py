@@ -90,10 +90,17 @@ def _here(monkeypatch, *argv) -> int:
     return getattr(distributed_run, f"cli_{args.command}")(args)
 
 
-@pytest.mark.parametrize("nproc", [1, 2, 3])
-def test_same_history_on_any_number_of_processes(case, tmp_path, monkeypatch, capsys, nproc):
+@pytest.mark.parametrize(
+    "nproc, exchange", [(1, "all_gather"), (2, "all_gather"), (3, "all_gather"), (2, "p2p"), (3, "p2p")]
+)
+def test_same_history_on_any_number_of_processes(case, tmp_path, monkeypatch, capsys, nproc, exchange):
     config, reference = case
     out = tmp_path / "run"
+    if exchange != "all_gather":
+        raw = yaml.safe_load(config.read_text())
+        raw["distributed"]["exchange"] = exchange
+        config = tmp_path / "run.yaml"
+        config.write_text(yaml.safe_dump(raw))
     if nproc == 1:
         assert _here(monkeypatch, "run", str(config), "--out", str(out)) == 0
         assert "(1 processes)" in capsys.readouterr().out
@@ -145,6 +152,98 @@ def test_killed_rank_stops_the_other_and_resume_ends_the_same(case, tmp_path, mo
 
     assert _here(monkeypatch, "resume", str(out)) == 0  # on one process (this one)
     assert _diffs(reference, _history(out)) == []
+
+
+P2P_WORKER = """
+import json, sys, numpy as np, torch
+from wirelora.distributed.backend import mix_blocks
+from wirelora.distributed.process_group import ProcessGroupBackend
+b = ProcessGroupBackend()
+b.set_timeout(5)
+b.set_exchange("p2p")
+w = np.array([[.5, .5, 0, 0], [.5, .25, .25, 0], [0, .25, .25, .5], [0, 0, .5, .5]])  # the path 0-1-2-3
+true = torch.arange(4 * 2 * 3, dtype=torch.float32).reshape(4, 2, 3)  # 4 rows of [out=2, S=3]
+mine = [0, 1] if b.rank == 0 else [2, 3]
+held = true.clone() if b.rank == 0 else torch.full_like(true, 99.0)  # rank 1: rows 0, 1 stale
+held[mine] = true[mine]
+b.lean_rows = [[0, 1], [2, 3]]
+mixed = b.exchange({"a": held}, w)["a"]
+same = bool(torch.equal(mixed[mine], mix_blocks({"a": true}, w)["a"][mine]))
+print(json.dumps({"rank": b.rank, "sent": b.bytes_sent, "received": b.bytes_received, "same": same}))
+b.close()
+"""
+
+
+def test_p2p_exchange_sends_the_crossing_edges_rows_only():
+    """Rows 0, 1 on rank 0 and 2, 3 on rank 1, the path 0-1-2-3: the one crossing edge 1-2 makes rank 0
+    send row 1 (out · S = 6 float32 = 24 bytes) to rank 1; rank 0 holds every row in a lean round, so it
+    receives nothing. Each rank's own mixed rows equal the in-process mix."""
+    env = _env(WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_port()))
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", P2P_WORKER],
+            env={**env, "RANK": str(rank)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for rank in range(2)
+    ]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [e for _, e in outs]
+    got = sorted((json.loads(o.strip().splitlines()[-1]) for o, _ in outs), key=lambda d: d["rank"])
+    assert got == [
+        {"rank": 0, "sent": 24, "received": 0, "same": True},
+        {"rank": 1, "sent": 0, "received": 24, "same": True},
+    ]
+
+
+P2P_DEAD_PEER = """
+import os, sys, time, numpy as np, torch
+from wirelora.distributed.process_group import ProcessGroupBackend
+from wirelora.errors import DistributedError
+b = ProcessGroupBackend()
+b.set_timeout(float(sys.argv[1]))
+b.set_exchange("p2p")
+if b.rank == 0:
+    os._exit(0)  # dies before the round's sends
+b.round, b.lean_rows = 3, [[0, 1], [2, 3]]
+w = np.array([[.5, .5, 0, 0], [.5, .25, .25, 0], [0, .25, .25, .5], [0, 0, .5, .5]])
+t0 = time.monotonic()
+try:
+    b.exchange({"a": torch.zeros(4, 2, 3)}, w)
+except DistributedError as exc:
+    print(f"{time.monotonic() - t0:.2f} {exc}")
+"""
+
+
+def test_p2p_dead_peer_is_one_error_naming_rank_and_round():
+    """Rank 1 waits on rank 0's edge rows (gloo's recv blocks); rank 0 is dead: rank 1 stops within
+    distributed.timeout_s with the error naming rank 0 and the round."""
+    env = _env(WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_port()))
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", P2P_DEAD_PEER, str(TIMEOUT_S)],
+            env={**env, "RANK": str(rank)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for rank in range(2)
+    ]
+    out, err = procs[1].communicate(timeout=120)
+    procs[0].wait(timeout=30)
+    waited_s, message = out.strip().split(" ", 1)
+    assert float(waited_s) < TIMEOUT_S + 3, out
+    assert message.startswith("round 3: rank 0 stopped"), message
+
+
+def test_bad_exchange_is_one_line():
+    from wirelora.config import ConfigError
+    from wirelora.distributed.config import DistributedConfig
+
+    with pytest.raises(ConfigError, match=r"^distributed.exchange='ring': must be one of all_gather, p2p$"):
+        DistributedConfig(exchange="ring")
 
 
 def _port() -> int:

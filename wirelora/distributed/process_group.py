@@ -17,6 +17,11 @@ A round, in every process:
   ``[rows, Σ out·S + moments + 1]`` float32, padded to the largest shard — after which every process holds
   every row; the gossip (B ← W(γ) B) is then the in-process contraction, done in each process.
   Bytes per process per round: (P − 1) · R_max · F · 4 received (and as many sent), F the packed width.
+* with ``distributed.exchange: p2p`` the rounds that need no row everywhere (*lean*: not a replicating round,
+  ``set_exchange``) replace the all_gather by send/recv: every rank sends rank 0 its trained blocks and
+  losses, and before each group's mix each rank gets only the rows its own rows mix with
+  (:mod:`wirelora.distributed.p2p`); a rank other than 0 then holds the others' rows stale, which its own
+  rows weigh by exactly 0;
 * rank 0 alone evaluates, records the History and writes the run directory and checkpoints; a resumed
   run's checkpoint is read by rank 0 and broadcast (only rank 0's machine needs the run directory).
 
@@ -24,10 +29,11 @@ Corrections run unchanged in every process on the replicated state: their probes
 devices, Fisher, influence, calibration steps) read the replicated rows and cost no bytes; the gossip
 payload they schedule is the same ``all_gather``.
 
-Faults: every collective runs under ``distributed.timeout_s``; each process also beats a counter in the
-rendezvous store (``wirelora/beat/<rank>``, every 0.25 s, from a thread). When a collective fails (a peer's
-connection closed, or the timeout passed), the process reads the counters twice and names the ranks whose
-beat stopped (rank 0 when the store itself, which rank 0 hosts, is gone) in a :class:`DistributedError`.
+Faults: every collective and every send/recv wait runs under ``distributed.timeout_s``; each process also
+beats a counter in the rendezvous store (``wirelora/beat/<rank>``, every 0.25 s, from a thread). When a
+collective or a send/recv fails (a peer's connection closed, or the timeout passed), the process reads the
+counters twice and names the ranks whose beat stopped (rank 0 when the store itself, which rank 0 hosts, is
+gone) in a :class:`DistributedError`.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ import numpy as np
 import torch
 
 from wirelora.distributed.backend import mix_blocks, sent_bits
+from wirelora.distributed.p2p import edge_rows, send_recv
 from wirelora.errors import DistributedError
 
 __all__ = ["ProcessGroupBackend", "slot_shards", "BOOTSTRAP_TIMEOUT_S"]
@@ -99,6 +106,10 @@ class ProcessGroupBackend:
                 f"{self._addr}:{self._port} within {self.timeout_s:g} s ({_short(exc)})"
             ) from None
         self._group = None  # the run's group (set_timeout); None = the default group
+        self.exchange_mode = "all_gather"
+        self._replicated = None  # p2p: state -> the rounds after which every process holds every row
+        self._full_rounds: set[int] | None = None
+        self.lean_rows: list[list[int]] | None = None  # this round's rows per rank when it is lean (p2p)
         self._stop = threading.Event()
         self._tmp: tempfile.TemporaryDirectory | None = None
         self._beat = threading.Thread(target=self._beats, name="wirelora-beat", daemon=True)
@@ -113,6 +124,19 @@ class ProcessGroupBackend:
         self._group = self._guard(
             "start", lambda: dist.new_group(backend=dist.get_backend(), timeout=timedelta(seconds=timeout_s))
         )
+
+    def set_exchange(self, mode: str, replicated=None) -> None:
+        """``distributed.exchange``. p2p: ``replicated(state)`` gives the rounds at whose end every process
+        must hold every row (the others are lean: see :meth:`local_steps`); None = every round."""
+        self.exchange_mode, self._replicated, self._full_rounds = mode, replicated, None
+
+    def _lean(self, state: Any, round_index: int) -> bool:
+        if self.exchange_mode != "p2p" or self.world_size == 1:
+            return False
+        if self._full_rounds is None:
+            rounds = range(state.config.trainer.rounds)
+            self._full_rounds = set(rounds if self._replicated is None else self._replicated(state))
+        return round_index not in self._full_rounds
 
     def close(self) -> None:
         import torch.distributed as dist
@@ -242,17 +266,24 @@ class ProcessGroupBackend:
         )
         if not members:
             return float("nan")
-        fields = _fields(state)
+        lean = self._lean(state, round_index)
+        self.lean_rows = rows if lean else None
+        fields = _fields(state, moments=not lean)
         dtype = fields[0][2].dtype  # float32: blocks, moments and losses share it, so packing is exact
         idx = torch.as_tensor(mine, dtype=torch.long, device=state.device)
         parts = [t[idx].reshape(len(mine), -1).to(dtype) for _, _, t in fields]
         first = torch.full((len(mine), 1), float("nan"), dtype=dtype) if loss is None else loss.reshape(-1, 1)
         packed = torch.cat([p.cpu() for p in parts] + [first.to(dtype).cpu()], dim=1)  # [rows, F]
-        gathered = self._all_gather(packed, max(len(r) for r in rows))
         full = torch.empty(len(members), packed.shape[1], dtype=dtype)
+        if lean:  # the others' trained rows to rank 0 only (it records every member); no moments
+            got = self._to_rank0(packed, rows)
+            if self.rank != 0:
+                return float("nan")  # only rank 0 records the round's loss
+        else:
+            got = self._all_gather(packed, max(len(r) for r in rows))
         for p, rp in enumerate(rows):
             if rp:
-                full[torch.as_tensor(rp)] = gathered[p][: len(rp)]
+                full[torch.as_tensor(rp)] = got[p][: len(rp)]
         at = 0
         for kind, name, t in fields:
             width = t[0].numel()
@@ -265,18 +296,63 @@ class ProcessGroupBackend:
             at += width
         return float(full[:, -1].contiguous().mean())
 
+    def _to_rank0(self, packed: torch.Tensor, rows: list[list[int]]) -> list[torch.Tensor]:
+        """Lean round: every rank sends rank 0 its packed rows; rank 0 gets them all (rank order)."""
+        width = packed.shape[1]
+        got = [
+            packed if p == self.rank else torch.empty(len(rp), width, dtype=packed.dtype)
+            for p, rp in enumerate(rows)
+        ]
+        sends = {0: packed} if self.rank != 0 else {}
+        recvs = {p: got[p] for p in range(1, self.world_size)} if self.rank == 0 else {}
+        self._send_recv(sends, recvs, tag=1)
+        return got
+
+    def _send_recv(self, sends, recvs, *, tag: int) -> None:
+        sent, received = self._guard(
+            "exchange",
+            lambda: send_recv(sends, recvs, tag=tag, timeout_s=self.timeout_s, group=self._group),
+        )
+        self.bytes_sent += sent
+        self.bytes_received += received
+
     def exchange(self, blocks, mixing: np.ndarray) -> dict[str, object]:
-        """Every process holds every row after :meth:`local_steps`: the mix is the in-process one."""
+        """The mix, in-process. After a replicating round every process holds every row already; in a lean
+        one each rank first gets from each other the rows its own rows mix with (the edges that cross)."""
+        rows = self.lean_rows
+        if rows is not None and blocks:
+            names = list(blocks)
+            m = blocks[names[0]].shape[0]
+            flat = torch.cat([blocks[n].reshape(m, -1) for n in names], dim=1).cpu()  # [M, Σ out·S]
+            peers = [p for p in range(self.world_size) if p != self.rank]
+            out = {q: edge_rows(rows, mixing, self.rank, q) for q in peers}
+            into = {p: edge_rows(rows, mixing, p, self.rank) for p in peers}
+            recvs = {p: torch.empty(len(r), flat.shape[1], dtype=flat.dtype) for p, r in into.items()}
+            self._send_recv(
+                {q: flat[torch.as_tensor(r, dtype=torch.long)] for q, r in out.items() if r},
+                {p: t for p, t in recvs.items() if len(into[p])},
+                tag=2,
+            )
+            for p, r in into.items():
+                if r:
+                    flat[torch.as_tensor(r, dtype=torch.long)] = recvs[p]
+            sizes = [blocks[n][0].numel() for n in names]
+            device = blocks[names[0]].device
+            blocks = {
+                n: part.reshape(blocks[n].shape).to(device)
+                for n, part in zip(names, torch.split(flat, sizes, dim=1))
+            }
         return mix_blocks(blocks, mixing)
 
     def sent_bits(self, adjacency: np.ndarray, payload_bits: int) -> int:
         return sent_bits(adjacency, payload_bits)
 
 
-def _fields(state: Any) -> list[tuple[str, Any, torch.Tensor]]:
-    """What a process shares of its rows: every layer's blocks, then (Adam) every layer's moments."""
+def _fields(state: Any, moments: bool = True) -> list[tuple[str, Any, torch.Tensor]]:
+    """What a process shares of its rows: every layer's blocks, then (Adam, ``moments``) every layer's
+    moments."""
     out = [("blocks", n, state.blocks[n]) for n in state.layer_names]
-    if state.config.trainer.optimizer == "adam":
+    if moments and state.config.trainer.optimizer == "adam":
         out += [("opt", (n, k), state.opt[n][k]) for n in state.layer_names for k in sorted(state.opt[n])]
     return out
 

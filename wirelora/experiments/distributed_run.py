@@ -42,7 +42,7 @@ from wirelora.experiments.runner import (
     run_and_summarise,
 )
 
-__all__ = ["cli_run", "cli_resume", "launch"]
+__all__ = ["cli_run", "cli_resume", "launch", "configure", "replicated_rounds"]
 
 LAUNCH_GRACE_S = 5.0  # after a rank failed, the others get timeout_s + this long to stop on their own
 AFTER_WRITER_S = 5.0  # ... and this long once rank 0 has exited
@@ -100,6 +100,30 @@ def _timeout_s(raw: dict) -> float:
     return float(value) if isinstance(value, int | float) and value > 0 else DistributedConfig.timeout_s
 
 
+def configure(backend, config) -> None:
+    """The run's ``distributed`` section on a rank: the collectives' timeout and the exchange."""
+    backend.set_timeout(config.distributed.timeout_s)
+    backend.set_exchange(config.distributed.exchange, lambda state: replicated_rounds(config, state))
+
+
+def replicated_rounds(config, state) -> set[int]:
+    """The rounds at whose end every process must hold every row (p2p): every round with a correction
+    (its hooks read every row in every process), the round before each event (the event changes every
+    copy), the checkpoint rounds and the last one (rank 0 writes all moments)."""
+    from wirelora.learning.events import sample_events, timeline
+
+    tc = config.trainer
+    if config.correction is not None:
+        return set(range(tc.rounds))
+    events = list(config.events) or sample_events(
+        config.churn, state.task.initial, state.task.devices, tc.rounds, seed=state.seed
+    )
+    rounds = {e.round - 1 for e in timeline(events, state.task.initial, state.task.devices, tc.rounds)}
+    if tc.checkpoint_every:
+        rounds |= {r for r in range(tc.rounds) if (r + 1) % tc.checkpoint_every == 0}
+    return {r for r in rounds if r >= 0} | {tc.rounds - 1}
+
+
 def _rank(command: str, prepare, *, progress: bool, tensorboard: str | None) -> int:
     """This process as one rank: rank 0 prepares (config, run directory) and sends the config; all run."""
     from wirelora.distributed.process_group import ProcessGroupBackend
@@ -111,7 +135,7 @@ def _rank(command: str, prepare, *, progress: bool, tensorboard: str | None) -> 
             status, config = backend.broadcast(None, "config")
             if status != "ok":
                 raise DistributedError(f"start-up: rank 0 stopped before round 0 ({config})")
-            backend.set_timeout(config.distributed.timeout_s)
+            configure(backend, config)
             run(config, out_dir=None, resume=True, backend=backend)
             return 0
         sent = False
@@ -120,7 +144,7 @@ def _rank(command: str, prepare, *, progress: bool, tensorboard: str | None) -> 
             with claim(out, resolved, force=force):
                 backend.broadcast(("ok", config), "config")
                 sent = True
-                backend.set_timeout(config.distributed.timeout_s)
+                configure(backend, config)
                 history = run_and_summarise(
                     config, out, backend=backend, progress=progress, tensorboard=tensorboard
                 )
